@@ -1,0 +1,37 @@
+# Two commands do all set-up on a fresh machine: `make crawl` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+ARCHIVE ?= archive
+
+.PHONY: crawl test lint install install-test clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Stamp files: reinstall only when the project's dependencies change.
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(PIP) install -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+## Serve the bundled demo news site on 127.0.0.1, crawl it into $(ARCHIVE)/, stop the server.
+crawl: install
+	$(PY) -m crawler.demo.run --archive $(ARCHIVE)
+
+## Install the test extras, lint, run the whole suite.
+test: install-test lint
+	$(PY) -m pytest
+
+lint: install-test
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Fetch and understand news pages: spiders, discovery, extraction, downloader hooks."""

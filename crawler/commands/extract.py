@@ -1,0 +1,119 @@
+"""`scrapy extract PATH_OR_URL... [--url URL]`: print extracted records as JSON Lines.
+
+Extraction only: nothing is archived. Files are read from disk; URLs are fetched with the
+project's Scrapy settings (robots.txt, user agent) but without the WARC and text writers.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from argparse import ArgumentParser, Namespace
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import scrapy
+from scrapy.commands import ScrapyCommand
+from scrapy.exceptions import UsageError
+from scrapy.http import Response, TextResponse
+from twisted.python.failure import Failure
+from w3lib.url import is_url
+
+from crawler.extraction import extract
+
+
+def record_for(html: str | bytes, url: str, min_chars: int) -> dict[str, Any]:
+    result = extract(html, url, min_chars=min_chars)
+    if result.article is None:
+        return {"url": url, "error": f"no text extracted ({result.not_article})"}
+    record = result.article.to_record()
+    record["not_article"] = result.not_article  # null when the crawler would store it
+    return record
+
+
+class FetchSpider(scrapy.Spider):
+    """Fetches the given URLs and keeps the responses for the command to extract."""
+
+    name = "extract-fetch"
+    custom_settings: ClassVar[dict[str, Any]] = {
+        "EXTENSIONS": {"pipelines.warc.WarcCaptureExtension": None},
+        "ITEM_PIPELINES": {},
+        "AUTOTHROTTLE_ENABLED": False,
+    }
+
+    def __init__(self, urls: list[str], results: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.urls, self.results = urls, results
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for url in self.urls:
+            yield scrapy.Request(
+                url,
+                callback=self.keep,
+                errback=self.failed,
+                cb_kwargs={"asked": url},
+                dont_filter=True,
+            )
+
+    def keep(self, response: Response, asked: str) -> None:
+        if isinstance(response, TextResponse):
+            self.results[asked] = (response.text, response.url)
+        else:
+            self.results[asked] = f"not an HTML page ({response.headers.get('Content-Type')!r})"
+
+    def failed(self, failure: Failure) -> None:
+        asked = failure.request.cb_kwargs["asked"]  # type: ignore[attr-defined]
+        self.results[asked] = f"fetch failed: {failure.getErrorMessage()}"
+
+
+class Command(ScrapyCommand):
+    requires_project = True
+
+    def syntax(self) -> str:
+        return "PATH_OR_URL... [--url URL]"
+
+    def short_desc(self) -> str:
+        return "Print extracted article records (JSON Lines) for files or URLs, archive nothing"
+
+    def add_options(self, parser: ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument(
+            "--url", help="the URL a single saved PATH was fetched from (for links, canonical)"
+        )
+
+    def run(self, args: list[str], opts: Namespace) -> None:
+        if not args:
+            raise UsageError("give at least one PATH or URL")
+        urls = [a for a in args if is_url(a)]
+        paths = [a for a in args if not is_url(a)]
+        if opts.url and len(paths) != 1:
+            raise UsageError("--url goes with exactly one PATH")
+        assert self.settings is not None
+        min_chars = self.settings.getint("NEWS_MIN_ARTICLE_CHARS", 400)
+        fetched: dict[str, Any] = {}
+        if urls:
+            assert self.crawler_process is not None
+            self.crawler_process.crawl(FetchSpider, urls=urls, results=fetched)
+            self.crawler_process.start()
+        for arg in args:
+            record = self._record(arg, opts, fetched, min_chars)
+            if "error" in record:
+                self.exitcode = 1
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def _record(
+        self, arg: str, opts: Namespace, fetched: dict[str, Any], min_chars: int
+    ) -> dict[str, Any]:
+        if is_url(arg):
+            got = fetched.get(arg, "fetch failed: no response (robots.txt or offsite?)")
+            if isinstance(got, str):
+                return {"url": arg, "error": got}
+            text, final_url = got
+            return record_for(text, final_url, min_chars)
+        path = Path(arg)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            return {"url": arg, "error": f"cannot read {arg}: {exc.strerror or exc}"}
+        return record_for(data, opts.url or path.resolve().as_uri(), min_chars)

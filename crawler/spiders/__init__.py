@@ -1,0 +1,1 @@
+"""Spiders: `news` is the one the CLI contract names."""

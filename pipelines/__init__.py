@@ -1,0 +1,1 @@
+"""Store what was fetched and understood: WARC capture, text shards, archive storage."""

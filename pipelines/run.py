@@ -1,0 +1,49 @@
+"""One crawl run: its id, its store and its key prefix `<spider>/<run_id>/`, shared by writers."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from weakref import WeakKeyDictionary
+
+from scrapy.crawler import Crawler
+
+from pipelines.storage import ArchiveStore, get_store, safe_segment
+
+_RUNS: WeakKeyDictionary[Crawler, Run] = WeakKeyDictionary()
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sorts by start time; the random suffix keeps two runs started in one second apart."""
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+@dataclass
+class Run:
+    spider: str
+    run_id: str
+    store: ArchiveStore
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.spider}/{self.run_id}"
+
+    def key(self, folder: str, name: str) -> str:
+        return f"{self.prefix}/{folder}/{safe_segment(name)}"
+
+
+def run_for(crawler: Crawler) -> Run:
+    """The crawler's Run, made on first use so every writer of one crawl agrees on it."""
+    run = _RUNS.get(crawler)
+    if run is None:
+        settings = crawler.settings
+        spider = crawler.spidercls.name if crawler.spidercls else "crawl"
+        run_id = settings.get("ARCHIVE_RUN_ID") or new_run_id()
+        run = Run(safe_segment(spider), safe_segment(run_id), get_store(settings["ARCHIVE_URI"]))
+        _RUNS[crawler] = run
+        if crawler.stats:
+            crawler.stats.set_value("archive/run_id", run.run_id)
+            crawler.stats.set_value("archive/prefix", run.prefix)
+    return run

@@ -1,0 +1,193 @@
+"""WARC capture: every response as received, with its request, into rotating WARC/1.1 files.
+
+An extension on the `response_downloaded` signal: there the body is still as the server sent
+it (before HttpCompressionMiddleware decodes it), and robots.txt, redirects, errors, feeds and
+sitemaps pass too, not only the pages that become articles. Where each response landed is put
+into `request.meta` for the spider (see crawler.items.CAPTURE_META_KEY).
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from datetime import UTC, datetime
+from http.client import responses as http_reasons
+from importlib.metadata import version
+from io import BytesIO
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit, urlunsplit
+
+from scrapy import Request, Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.timeutils import datetime_to_iso_date
+from warcio.warcwriter import WARCWriter
+
+from crawler.items import CAPTURE_META_KEY
+from pipelines.rotating import RotatingFile, RotationLimits
+from pipelines.run import run_for
+
+logger = logging.getLogger(__name__)
+
+# Request headers that carry credentials: never written to an archive.
+REDACTED_REQUEST_HEADERS = frozenset({b"authorization", b"proxy-authorization", b"cookie"})
+# Twisted has already undone chunking, so the archived body is not chunked any more; the
+# original header is kept under the name pywb uses for rewritten headers.
+TRANSFER_HEADERS = frozenset({b"transfer-encoding"})
+
+
+def warc_date(moment: datetime) -> str:
+    return datetime_to_iso_date(moment.astimezone(UTC).replace(tzinfo=None), use_micros=True)
+
+
+def target_uri(url: str) -> str:
+    """The URL without user:password@, which must not reach the archive."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _header_pairs(headers: Any) -> list[tuple[bytes, bytes]]:
+    return [(name, value) for name in headers for value in headers.getlist(name)]
+
+
+def request_head(request: Request) -> StatusAndHeaders:
+    """Request line and headers as sent, credentials removed."""
+    parts = urlsplit(request.url)
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    host = parts.hostname or ""
+    headers = [("Host", f"{host}:{parts.port}" if parts.port else host)]
+    for name, value in _header_pairs(request.headers):
+        if name.lower() not in REDACTED_REQUEST_HEADERS:
+            headers.append((name.decode("latin-1"), value.decode("latin-1")))
+    return StatusAndHeaders(f"{request.method} {path} HTTP/1.1", headers, is_http_request=True)
+
+
+def response_head(response: Response) -> StatusAndHeaders:
+    """Status line and headers as received, with Content-Length true to the archived body."""
+    protocol = response.protocol or "HTTP/1.1"
+    reason = http_reasons.get(response.status, "")
+    headers: list[tuple[str, str]] = []
+    for name, value in _header_pairs(response.headers):
+        lname = name.lower()
+        if lname == b"content-length":
+            continue
+        key = name.decode("latin-1")
+        if lname in TRANSFER_HEADERS:
+            key = "X-Archive-Orig-" + key
+        headers.append((key, value.decode("latin-1")))
+    headers.append(("Content-Length", str(len(response.body))))
+    return StatusAndHeaders(f"{response.status} {reason}".strip(), headers, protocol=protocol)
+
+
+class WarcCaptureExtension:
+    """Writes request + response records for every download; one warcinfo per file."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        settings = crawler.settings
+        self.run = run_for(crawler)
+        self.prefix = settings.get("WARC_PREFIX", "news")
+        self.host = socket.gethostname()
+        self.writer: WARCWriter | None = None
+        self.warcinfo_id: str | None = None
+        self.files = RotatingFile(
+            self.run.store,
+            self._key,
+            RotationLimits(
+                max_bytes=settings.getint("WARC_MAX_SIZE"),
+                max_age=settings.getfloat("WARC_MAX_AGE"),
+            ),
+            on_open=self._start_file,
+            on_close=self._finished_file,
+        )
+        crawler.signals.connect(self.response_downloaded, signal=signals.response_downloaded)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> WarcCaptureExtension:
+        return cls(crawler)
+
+    def _key(self, serial: int) -> str:
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+        return self.run.key("warc", f"{self.prefix}-{stamp}-{serial:05d}-{self.host}.warc.gz")
+
+    def warcinfo(self) -> dict[str, str]:
+        settings = self.crawler.settings
+        return {
+            "software": (
+                f"newsarchiver/{version('newsarchiver')} scrapy/{version('scrapy')} "
+                f"warcio/{version('warcio')}"
+            ),
+            "format": "WARC File Format 1.1",
+            "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+            "isPartOf": self.run.prefix,
+            "hostname": self.host,
+            "http-header-user-agent": settings.get("USER_AGENT", ""),
+            "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
+            "redacted-request-headers": "Authorization, Proxy-Authorization, Cookie (removed)",
+        }
+
+    def _start_file(self, handle: BinaryIO, name: str) -> None:
+        self.writer = WARCWriter(handle, gzip=True, warc_version="1.1")
+        record = self.writer.create_warcinfo_record(name, self.warcinfo())
+        self.warcinfo_id = record.rec_headers.get_header("WARC-Record-ID")
+        self.writer.write_record(record)
+        self._count("warcinfo")
+
+    def _finished_file(self, path: Path, records: int) -> None:
+        logger.info("WARC closed: %s (%d captures)", path, records)
+        self.crawler.stats.inc_value("archive/warc_files")
+
+    def _count(self, rec_type: str) -> None:
+        self.crawler.stats.inc_value(f"archive/warc_records/{rec_type}")
+
+    def response_downloaded(self, response: Response, request: Request, spider: Spider) -> None:
+        fetched = datetime.now(UTC)
+        handle = self.files.stream()
+        assert self.writer is not None and self.warcinfo_id is not None
+        uri, date = target_uri(response.url), warc_date(fetched)
+        common = {"WARC-Date": date, "WARC-Warcinfo-ID": self.warcinfo_id}
+        response_headers = dict(common)
+        if response.ip_address is not None:
+            response_headers["WARC-IP-Address"] = str(response.ip_address)
+        body = response.body
+        response_record = self.writer.create_warc_record(
+            uri,
+            "response",
+            payload=BytesIO(body),
+            length=len(body),
+            http_headers=response_head(response),
+            warc_headers_dict=response_headers,
+        )
+        record_id = response_record.rec_headers.get_header("WARC-Record-ID")
+        request_record = self.writer.create_warc_record(
+            uri,
+            "request",
+            payload=BytesIO(request.body),
+            length=len(request.body),
+            http_headers=request_head(request),
+            warc_headers_dict={**common, "WARC-Concurrent-To": record_id},
+        )
+        offset = handle.tell()
+        self.writer.write_record(response_record)
+        self.writer.write_record(request_record)
+        self.files.record_written()
+        self._count("response")
+        self._count("request")
+        request.meta[CAPTURE_META_KEY] = {
+            "fetched_at": fetched.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "warc_filename": self.files.name,
+            "warc_record_id": record_id,
+            "warc_offset": offset,
+        }
+
+    def spider_closed(self, spider: Spider) -> None:
+        self.files.close()

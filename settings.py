@@ -1,0 +1,56 @@
+"""Project settings: every knob, one commented line each (model: scrapy/settings/default_settings.py).
+
+Override any of them per run with ``-s NAME=VALUE``.
+"""
+
+BOT_NAME = "newsarchiver"  # name used in logs and the default user agent
+SPIDER_MODULES = ["crawler.spiders"]  # where `scrapy crawl` finds the `news` spider
+NEWSPIDER_MODULE = "crawler.spiders"  # where `scrapy genspider` puts new spiders
+COMMANDS_MODULE = "crawler.commands"  # adds `scrapy extract` (and later `scrapy corpus ...`)
+
+# --- Politeness -------------------------------------------------------------------------------
+USER_AGENT = "newsarchiver/0.1 (+https://example.org/newsarchiver; crawler contact page)"  # who we are; replace the URL with your contact page
+ROBOTSTXT_OBEY = True  # fetch and honour robots.txt before any page of a site
+AUTOTHROTTLE_ENABLED = True  # adapt the per-site delay to the server's response times
+AUTOTHROTTLE_START_DELAY = 1.0  # seconds between requests to a site before latency is known
+AUTOTHROTTLE_MAX_DELAY = 30.0  # never wait longer than this between two requests to a site
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0  # aim for one request in flight per site on average
+DOWNLOAD_DELAY = 0.25  # floor of the per-site delay in seconds (AutoThrottle never goes below it)
+CONCURRENT_REQUESTS = 16  # requests in flight over all sites
+CONCURRENT_REQUESTS_PER_DOMAIN = 2  # requests in flight to one site
+DOWNLOAD_TIMEOUT = 30  # seconds before a request is given up
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024  # responses larger than 16 MiB are dropped, not archived
+DOWNLOAD_WARNSIZE = 4 * 1024 * 1024  # log a warning for responses over 4 MiB
+RETRY_TIMES = 2  # retries of a failed request (timeouts, 5xx) before it is given up
+REDIRECT_MAX_TIMES = 10  # longest redirect chain followed
+COOKIES_ENABLED = False  # news pages do not need cookies, and we never archive them
+TELNETCONSOLE_ENABLED = False  # no listening telnet port on crawl machines
+REMOTE_CONTROL_ENABLED = (
+    False  # no code-execution HTTP endpoint on crawl machines (Scrapy 2.19 default: on)
+)
+
+# --- What the `news` spider follows -----------------------------------------------------------
+DEPTH_LIMIT = 3  # link hops followed from a seed page (0 = unlimited)
+DEPTH_PRIORITY = 1  # breadth-first: section pages before deep archives
+SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"  # breadth-first with JOBDIR too
+SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"  # breadth-first in memory
+NEWS_MIN_ARTICLE_CHARS = 400  # an extracted text shorter than this is not an article
+
+# --- Archive ----------------------------------------------------------------------------------
+ARCHIVE_URI = "archive"  # local folder (or file:// URI) the run is written under
+ARCHIVE_RUN_ID = ""  # fixed run id (default: UTC start time plus a random suffix)
+WARC_PREFIX = "news"  # first part of IIPC-style WARC names <prefix>-<timestamp>-<serial>-<host>
+WARC_MAX_SIZE = 1024**3  # rotate to a new WARC file after this many bytes (1 GiB)
+WARC_MAX_AGE = 24 * 3600  # rotate to a new WARC file after this many seconds
+TEXT_SHARD_MAX_RECORDS = 10_000  # articles per text/*.jsonl.gz shard before a new one starts
+
+ITEM_PIPELINES = {
+    "pipelines.text.TextShardPipeline": 500,  # clean-text JSON Lines shards
+}
+EXTENSIONS = {
+    "pipelines.warc.WarcCaptureExtension": 100,  # every response as received -> WARC
+}
+
+# --- Logging and encoding ---------------------------------------------------------------------
+LOG_LEVEL = "INFO"  # DEBUG lists every request
+FEED_EXPORT_ENCODING = "utf-8"  # `-o` exports in UTF-8, not \u escapes

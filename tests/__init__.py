@@ -1,0 +1,1 @@
+"""Test suite: real components on 127.0.0.1 only."""

@@ -1,0 +1,49 @@
+"""Shared fixtures: the demo site on 127.0.0.1 and `scrapy` run as a person would run it."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crawler.demo.server import DemoServer
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PAGES_JSON = PROJECT_ROOT / "crawler" / "demo" / "pages.json"
+# The demo site is ours and on loopback: no politeness delay needed in tests.
+FAST = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0"]
+
+
+def demo_pages() -> list[dict[str, Any]]:
+    return json.loads(PAGES_JSON.read_text(encoding="utf-8"))
+
+
+def scrapy(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """Run the `scrapy` CLI of this project in a subprocess, from the project root."""
+    return subprocess.run(
+        [sys.executable, "-m", "scrapy", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def text_records(run_dir: Path) -> list[dict[str, Any]]:
+    found = []
+    for shard in sorted((run_dir / "text").glob("*.jsonl.gz")):
+        with gzip.open(shard, "rt", encoding="utf-8") as handle:
+            found.extend(json.loads(line) for line in handle if line.strip())
+    return found
+
+
+@pytest.fixture(scope="session")
+def demo_server() -> Iterator[DemoServer]:
+    with DemoServer() as server:
+        yield server
