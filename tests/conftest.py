@@ -16,6 +16,8 @@ from crawler.demo.server import DemoServer
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PAGES_JSON = PROJECT_ROOT / "crawler" / "demo" / "pages.json"
+# The demo page built from ../shared/seed: a real scraped page with its chrome.
+SEED_PAGE = "/latest/azerbaijans-military-operation-in-nagorno-karabakh/"
 # The demo site is ours and on loopback: no politeness delay needed in tests.
 FAST = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0"]
 

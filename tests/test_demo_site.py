@@ -27,7 +27,7 @@ from crawler.demo.server import SITE_DIR, DemoServer
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PAGES = json.loads((PROJECT_ROOT / "crawler" / "demo" / "pages.json").read_text("utf-8"))
 ARTICLES = [p for p in PAGES if p["kind"] == "article"]
-SEED_PATH = "/world/2023/09/19/azerbaijans-military-operation-in-nagorno-karabakh/"
+SEED_PATH = "/latest/azerbaijans-military-operation-in-nagorno-karabakh/"
 SEED_DOC = PROJECT_ROOT.parent / "shared" / "seed" / "000_21439ab597453d37.txt"
 # Where each template keeps the article body.
 BODY_XPATH = {

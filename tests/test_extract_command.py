@@ -7,9 +7,7 @@ import urllib.request
 from pathlib import Path
 
 from crawler.demo.server import DemoServer
-from tests.conftest import PROJECT_ROOT, demo_pages, scrapy
-
-SEED_PAGE = "/world/2023/09/19/azerbaijans-military-operation-in-nagorno-karabakh/"
+from tests.conftest import PROJECT_ROOT, SEED_PAGE, demo_pages, scrapy
 
 
 def test_extract_saved_file_url_and_missing_file(demo_server: DemoServer, tmp_path: Path) -> None:
