@@ -42,12 +42,17 @@ ARCHIVE_RUN_ID = ""  # fixed run id (default: UTC start time plus a random suffi
 WARC_PREFIX = "news"  # first part of IIPC-style WARC names <prefix>-<timestamp>-<serial>-<host>
 WARC_MAX_SIZE = 1024**3  # rotate to a new WARC file after this many bytes (1 GiB)
 WARC_MAX_AGE = 24 * 3600  # rotate to a new WARC file after this many seconds
+WARC_DEDUP = (
+    True  # an unchanged payload (this run or an earlier run's index) is written as a revisit record
+)
+WACZ_ENABLED = False  # also package each run as <run_id>.wacz (or later: scrapy corpus wacz RUN)
 TEXT_SHARD_MAX_RECORDS = 10_000  # articles per text/*.jsonl.gz shard before a new one starts
 
 ITEM_PIPELINES = {
     "pipelines.text.TextShardPipeline": 500,  # clean-text JSON Lines shards
 }
 EXTENSIONS = {
+    "pipelines.repair.OrphanRepairExtension": 50,  # close .open files a killed run left behind
     "pipelines.warc.WarcCaptureExtension": 100,  # every response as received -> WARC
 }
 

@@ -1,146 +1,28 @@
-"""HTML -> Article: trafilatura as the engine, plus the page-type decision.
+"""HTML -> Article: trafilatura as the engine, plus the project's own rules.
 
-Used by the `news` spider and by `scrapy extract`; it never fetches and never writes.
+Order of work for one page: parse once; read structured data (JSON-LD, meta); prune page
+chrome (crawler.boilerplate); run trafilatura on the pruned tree; clean teaser lines out of
+its text; decide metadata by the project's order of trust (crawler.metadata); decide whether
+the page is an article at all (crawler.pagetype). Used by the `news` spider and by
+`scrapy extract`; it never fetches and never writes.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import logging
-import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import trafilatura
-from lxml import html as lxml_html
 from lxml.etree import ParserError
 
+from crawler import metadata
+from crawler.boilerplate import clean_text, prune_chrome
 from crawler.items import Article
+from crawler.pagetype import not_article_reason, page_signals
 
-logger = logging.getLogger(__name__)
-
-# schema.org types whose presence in JSON-LD marks a single article page.
-ARTICLE_TYPES = frozenset(
-    {
-        "Article",
-        "NewsArticle",
-        "ReportageNewsArticle",
-        "AnalysisNewsArticle",
-        "OpinionNewsArticle",
-        "BackgroundNewsArticle",
-        "ReviewNewsArticle",
-        "BlogPosting",
-        "LiveBlogPosting",
-        "Report",
-    }
-)
-# schema.org types that mark listing pages (home, section, tag, author, search).
-LISTING_TYPES = frozenset(
-    {"CollectionPage", "ItemList", "SearchResultsPage", "ProfilePage", "WebSite"}
-)
-# og:type values that mean "not a single article".
-LISTING_OG_TYPES = frozenset({"website", "profile"})
-# Teaser blocks on listing pages: one per linked story.
-TEASER_XPATH = (
-    "//article[.//a[@href]] | //*[contains(concat(' ', normalize-space(@class), ' '), ' teaser ')]"
-)
 DEFAULT_MIN_CHARS = 400
-# An index page's extracted text is mostly headlines that are also link texts.
-MAX_LINKED_LINE_SHARE = 0.35
-
-
-@dataclass
-class PageSignals:
-    """What the markup says about a page before its text is judged."""
-
-    jsonld_types: set[str] = field(default_factory=set)
-    og_type: str | None = None
-    teasers: int = 0
-    link_texts: set[str] = field(default_factory=set)
-
-    @property
-    def declares_article(self) -> bool:
-        return bool(self.jsonld_types & ARTICLE_TYPES) or self.og_type == "article"
-
-    @property
-    def declares_listing(self) -> bool:
-        listing = bool(self.jsonld_types & LISTING_TYPES) or self.og_type in LISTING_OG_TYPES
-        return listing and not self.declares_article
-
-
-def _normalise(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
-
-
-def _jsonld_objects(tree: lxml_html.HtmlElement) -> Iterator[dict[str, Any]]:
-    for script in tree.xpath('//script[@type="application/ld+json"]'):
-        try:
-            data = json.loads(script.text or "")
-        except ValueError:
-            continue  # broken JSON-LD is common; the page is judged on the rest
-        stack = [data]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, list):
-                stack.extend(node)
-            elif isinstance(node, dict):
-                yield node
-                stack.extend(v for k, v in node.items() if k == "@graph")
-
-
-def page_signals(tree: lxml_html.HtmlElement) -> PageSignals:
-    signals = PageSignals()
-    for obj in _jsonld_objects(tree):
-        types = obj.get("@type")
-        signals.jsonld_types.update([types] if isinstance(types, str) else types or [])
-    og = tree.xpath('string(//meta[@property="og:type"]/@content)').strip().lower()
-    signals.og_type = og or None
-    signals.teasers = len(tree.xpath(TEASER_XPATH))
-    signals.link_texts = {
-        t for t in (_normalise(a.text_content()) for a in tree.iter("a")) if len(t) > 20
-    }
-    return signals
-
-
-def declared_language(tree: lxml_html.HtmlElement) -> str | None:
-    """Primary language subtag the page declares (html lang, Content-Language, og:locale)."""
-    for value in (
-        tree.get("lang"),
-        tree.get("{http://www.w3.org/XML/1998/namespace}lang"),
-        tree.xpath(
-            "string(//meta[translate(@http-equiv, 'CONTENTLAGU', 'contentlagu')"
-            " = 'content-language']/@content)"
-        ),
-        tree.xpath('string(//meta[@property="og:locale"]/@content)'),
-    ):
-        tag = re.split(r"[-_,;\s]", (value or "").strip(), maxsplit=1)[0].lower()
-        if 2 <= len(tag) <= 3 and tag.isalpha():
-            return tag
-    return None
-
-
-def linked_line_share(text: str, link_texts: set[str]) -> float:
-    """Share of the text's characters on lines that are also a link's text (headline lists)."""
-    lines = [_normalise(line) for line in text.splitlines() if line.strip()]
-    total = sum(len(line) for line in lines)
-    linked = sum(len(line) for line in lines if line in link_texts)
-    return linked / total if total else 0.0
-
-
-def not_article_reason(text: str, signals: PageSignals, min_chars: int) -> str | None:
-    """Why a page is not stored as an article, or None when it is one."""
-    if len(text) < min_chars:
-        return "too_short"
-    if signals.declares_listing:
-        return "listing_markup"
-    if not signals.declares_article and signals.teasers >= 4:
-        return "teaser_list"
-    if linked_line_share(text, signals.link_texts) > MAX_LINKED_LINE_SHARE:
-        return "link_list"
-    return None
+FAST = True
 
 
 def utc_now_iso() -> str:
@@ -158,6 +40,7 @@ class Extraction:
 
     article: Article | None
     not_article: str | None = None
+    date_source: str | None = None  # jsonld, meta, time, url, htmldate or none
 
 
 def extract(
@@ -175,30 +58,46 @@ def extract(
         return Extraction(None, f"unparsable: {exc}")
     if tree is None:
         return Extraction(None, "unparsable")
-    signals = page_signals(tree)
+    page = metadata.read_page_data(tree)
+    prune_chrome(tree)
+    signals = page_signals(tree, page)
     doc = trafilatura.bare_extraction(
         tree,
         url=url,
         with_metadata=True,
         include_comments=False,
         include_tables=True,
+        include_images=False,
+        fast=FAST,
         date_extraction_params={"extensive_search": True, "original_date": True},
     )
     if doc is None:
         return Extraction(None, "no_text")
-    text = doc.text or ""
+    latest = metadata.latest_plausible(fetched_at)
+    site = metadata.sitename(tree, page, doc.sitename, url)
+    title = metadata.headline(tree, page, doc.title, site, url)
+    author = metadata.author(tree, page, doc.author)
+    text = clean_text(doc.text or "", title, author)
+    # Live blogs: the JSON-LD updates are the complete, ordered record when they are not
+    # shorter than what the page's markup gave (sites sometimes list only the latest few).
+    structured = metadata.liveblog_text(page)
+    if structured and len(structured) >= 0.8 * len(text):
+        text = structured
+    date, date_source = metadata.publication_date(tree, page, url, doc.date, latest)
     article = Article(
         id=record_id(url, fetched_at),
         url=url,
-        canonical_url=doc.url or url,
-        title=doc.title,
-        author=doc.author,
-        date=doc.date,
-        sitename=doc.sitename,
-        language=doc.language or declared_language(tree),
+        canonical_url=metadata.canonical_url(tree, page, url),
+        title=title,
+        author=author,
+        date=date,
+        date_modified=metadata.modified_date(page, latest),
+        sitename=site,
+        language=metadata.declared_language(tree, page) or metadata.detected_language(text),
         description=doc.description,
         tags=list(doc.tags or []) or None,
         text=text,
         fetched_at=fetched_at,
     )
-    return Extraction(article, not_article_reason(text, signals, min_chars))
+    reason = not_article_reason(text, url, signals, min_chars)
+    return Extraction(article, reason, date_source)

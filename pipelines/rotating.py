@@ -6,6 +6,7 @@ is still being written, and a crash leaves a `.open` file that says so.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 from collections.abc import Callable
@@ -37,14 +38,12 @@ class RotatingFile:
         limits: RotationLimits,
         *,
         on_open: Callable[[BinaryIO, str], None] | None = None,
-        before_close: Callable[[], None] | None = None,
         on_close: Callable[[Path, int], None] | None = None,
     ) -> None:
         self.store = store
         self.make_key = make_key  # serial -> key of the finished file
         self.limits = limits
         self.on_open = on_open  # e.g. write a warcinfo record first
-        self.before_close = before_close  # e.g. end a gzip stream wrapped around the file
         self.on_close = on_close  # (final path, records) after the rename
         self.serial = 0
         self.key: str | None = None
@@ -88,6 +87,8 @@ class RotatingFile:
                 handle = path.with_name(path.name + OPEN_SUFFIX).open("xb")
             except FileExistsError:
                 continue
+            # Held while we write: crash repair skips .open files a live process still holds.
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             break
         self.key, self._path, self._handle = key, path, handle
         self.records, self._opened_at = 0, time.monotonic()
@@ -95,6 +96,9 @@ class RotatingFile:
             self.on_open(handle, self.name)
 
     def record_written(self) -> None:
+        """Count a record and hand it to the OS, so a killed process loses at most one record."""
+        assert self._handle is not None
+        self._handle.flush()
         self.records += 1
 
     def close(self) -> Path | None:
@@ -102,8 +106,6 @@ class RotatingFile:
         handle, path, key = self._handle, self._path, self.key
         if handle is None or path is None or key is None:
             return None
-        if self.before_close:
-            self.before_close()
         self._handle = None
         handle.flush()
         os.fsync(handle.fileno())

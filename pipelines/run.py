@@ -30,8 +30,9 @@ class Run:
     def prefix(self) -> str:
         return f"{self.spider}/{self.run_id}"
 
-    def key(self, folder: str, name: str) -> str:
-        return f"{self.prefix}/{folder}/{safe_segment(name)}"
+    def key(self, folder: str | None, name: str) -> str:
+        """`<spider>/<run_id>/[<folder>/]<name>`, the name made safe."""
+        return "/".join(p for p in (self.prefix, folder, safe_segment(name)) if p)
 
 
 def run_for(crawler: Crawler) -> Run:

@@ -33,6 +33,7 @@ def check_key(key: str) -> str:
 
 class ArchiveStore(Protocol):
     uri: str
+    local_root: Path  # where files are written before they are persisted
 
     def local_path(self, key: str) -> Path:
         """Where a writer writes the file for `key` (parent folders exist)."""
@@ -48,6 +49,7 @@ class FSArchiveStore:
         self.uri = uri
         path = file_uri_to_path(uri) if uri.startswith("file://") else uri
         self.root = Path(path).expanduser().resolve()
+        self.local_root = self.root
 
     def local_path(self, key: str) -> Path:
         path = (self.root / check_key(key)).resolve()

@@ -1,13 +1,19 @@
-"""Clean-text shards: one JSON object a line, gzip, `<spider>/<run_id>/text/*.jsonl.gz`."""
+"""Clean-text shards: one JSON object a line, `<spider>/<run_id>/text/*.jsonl.gz`.
+
+Each line is its own gzip member (a multi-member gzip file, read by gzip, zcat, pandas and
+DuckDB as one stream), so a shard cut short by a crash is repaired by truncating it at a member
+boundary, exactly like a WARC file (pipelines.repair).
+"""
 
 from __future__ import annotations
 
 import gzip
 import json
 import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any
 
 from scrapy.crawler import Crawler
 
@@ -18,19 +24,25 @@ from pipelines.run import run_for
 logger = logging.getLogger(__name__)
 
 
+def read_text_records(text_dir: Path) -> Iterator[dict[str, Any]]:
+    """Every record of the finished shards in a run's text/ folder, in shard order."""
+    for shard in sorted(text_dir.glob("*.jsonl.gz")):
+        with gzip.open(shard, "rt", encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip():
+                    yield json.loads(line)
+
+
 class TextShardPipeline:
     """Appends each Article to the current shard; a full shard is closed and a new one begun."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.run = run_for(crawler)
-        self.gzip: gzip.GzipFile | None = None
         self.files = RotatingFile(
             self.run.store,
             self._key,
             RotationLimits(max_records=crawler.settings.getint("TEXT_SHARD_MAX_RECORDS")),
-            on_open=self._start_file,
-            before_close=self._finish_gzip,
         )
 
     @classmethod
@@ -41,21 +53,11 @@ class TextShardPipeline:
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         return self.run.key("text", f"{self.run.spider}-{stamp}-{serial:05d}.jsonl.gz")
 
-    def _start_file(self, handle: BinaryIO, name: str) -> None:
-        self.gzip = gzip.GzipFile(filename=name.removesuffix(".gz"), mode="wb", fileobj=handle)
-
-    def _finish_gzip(self) -> None:
-        if self.gzip is not None:
-            self.gzip.close()  # writes the gzip trailer; the file itself stays open
-            self.gzip = None
-
     def process_item(self, item: object) -> object:
         if not isinstance(item, Article):
             return item
-        self.files.stream()
-        assert self.gzip is not None
         line = json.dumps(item.to_record(), ensure_ascii=False) + "\n"
-        self.gzip.write(line.encode("utf-8"))
+        self.files.stream().write(gzip.compress(line.encode("utf-8"), mtime=0))
         self.files.record_written()
         self.crawler.stats.inc_value("archive/text_records")
         return item

@@ -8,8 +8,11 @@ into `request.meta` for the spider (see crawler.items.CAPTURE_META_KEY).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import socket
+from base64 import b32encode
 from datetime import UTC, datetime
 from http.client import responses as http_reasons
 from importlib.metadata import version
@@ -25,9 +28,11 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
-from crawler.items import CAPTURE_META_KEY
+from crawler.items import CAPTURE_META_KEY, Article
+from pipelines.index import CDXJ_NAME, Original, PayloadIndex, write_cdxj, write_wacz
 from pipelines.rotating import RotatingFile, RotationLimits
 from pipelines.run import run_for
+from pipelines.text import read_text_records
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +41,11 @@ REDACTED_REQUEST_HEADERS = frozenset({b"authorization", b"proxy-authorization", 
 # Twisted has already undone chunking, so the archived body is not chunked any more; the
 # original header is kept under the name pywb uses for rewritten headers.
 TRANSFER_HEADERS = frozenset({b"transfer-encoding"})
+
+
+def payload_digest(body: bytes) -> str:
+    """WARC-Payload-Digest form: sha1 in base32, as warcio, pywb and Heritrix write it."""
+    return "sha1:" + b32encode(hashlib.sha1(body).digest()).decode("ascii")
 
 
 def warc_date(moment: datetime) -> str:
@@ -108,7 +118,12 @@ class WarcCaptureExtension:
             on_open=self._start_file,
             on_close=self._finished_file,
         )
+        self.dedup = settings.getbool("WARC_DEDUP")
+        self.wacz = settings.getbool("WACZ_ENABLED")
+        self.payloads = PayloadIndex()
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.response_downloaded, signal=signals.response_downloaded)
+        crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     @classmethod
@@ -139,8 +154,7 @@ class WarcCaptureExtension:
         self.writer = WARCWriter(handle, gzip=True, warc_version="1.1")
         record = self.writer.create_warcinfo_record(name, self.warcinfo())
         self.warcinfo_id = record.rec_headers.get_header("WARC-Record-ID")
-        self.writer.write_record(record)
-        self._count("warcinfo")
+        self._write(record)
 
     def _finished_file(self, path: Path, records: int) -> None:
         logger.info("WARC closed: %s (%d captures)", path, records)
@@ -148,6 +162,24 @@ class WarcCaptureExtension:
 
     def _count(self, rec_type: str) -> None:
         self.crawler.stats.inc_value(f"archive/warc_records/{rec_type}")
+
+    def spider_opened(self) -> None:
+        """Earlier runs' payloads, so unchanged pages become revisit records."""
+        if not self.dedup:
+            return
+        spider_dir = self.run.store.local_root / self.run.spider
+        for run_dir in sorted(spider_dir.glob("*/")):
+            if run_dir.name != self.run.run_id:
+                self.payloads.load_run(run_dir)
+        logger.info(
+            "deduplicating against %d payloads of %d earlier runs",
+            len(self.payloads),
+            self.payloads.loaded_runs,
+        )
+
+    def _write(self, record: Any) -> None:
+        self.writer.write_record(record)  # type: ignore[union-attr]
+        self._count(record.rec_type)
 
     def response_downloaded(self, response: Response, request: Request, spider: Spider) -> None:
         fetched = datetime.now(UTC)
@@ -159,15 +191,28 @@ class WarcCaptureExtension:
         if response.ip_address is not None:
             response_headers["WARC-IP-Address"] = str(response.ip_address)
         body = response.body
-        response_record = self.writer.create_warc_record(
-            uri,
-            "response",
-            payload=BytesIO(body),
-            length=len(body),
-            http_headers=response_head(response),
-            warc_headers_dict=response_headers,
-        )
-        record_id = response_record.rec_headers.get_header("WARC-Record-ID")
+        digest = payload_digest(body)
+        original = self.payloads.get(digest) if self.dedup and response.status == 200 else None
+        if original is not None:
+            capture = self.writer.create_revisit_record(
+                uri, digest, original.uri, original.date,
+                http_headers=response_head(response), warc_headers_dict=response_headers,
+            )  # fmt: skip
+            if original.record_id:  # warcio leaves it out; it lets tools find the original
+                capture.rec_headers.add_header("WARC-Refers-To", original.record_id)
+            self.crawler.stats.inc_value("archive/revisit_bytes_saved", len(body))
+        else:
+            capture = self.writer.create_warc_record(
+                uri,
+                "response",
+                payload=BytesIO(body),
+                length=len(body),
+                http_headers=response_head(response),
+                warc_headers_dict={**response_headers, "WARC-Payload-Digest": digest},
+            )
+        record_id = capture.rec_headers.get_header("WARC-Record-ID")
+        if original is None and response.status == 200 and body:
+            self.payloads.add(digest, Original(uri, date, record_id))
         request_record = self.writer.create_warc_record(
             uri,
             "request",
@@ -177,11 +222,9 @@ class WarcCaptureExtension:
             warc_headers_dict={**common, "WARC-Concurrent-To": record_id},
         )
         offset = handle.tell()
-        self.writer.write_record(response_record)
-        self.writer.write_record(request_record)
+        self._write(capture)
+        self._write(request_record)
         self.files.record_written()
-        self._count("response")
-        self._count("request")
         request.meta[CAPTURE_META_KEY] = {
             "fetched_at": fetched.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "warc_filename": self.files.name,
@@ -189,5 +232,49 @@ class WarcCaptureExtension:
             "warc_offset": offset,
         }
 
-    def spider_closed(self, spider: Spider) -> None:
+    def item_scraped(self, item: object) -> None:
+        """The article's text (WET-style conversion) and metadata, beside its capture."""
+        if not isinstance(item, Article) or not item.warc_record_id:
+            return
+        self.files.stream()
+        assert self.writer is not None and self.warcinfo_id is not None
+        headers = {
+            "WARC-Date": warc_date(datetime.now(UTC)),
+            "WARC-Warcinfo-ID": self.warcinfo_id,
+            "WARC-Refers-To": item.warc_record_id,
+        }
+        text = item.text.encode("utf-8")
+        meta = {k: v for k, v in item.to_record().items() if k != "text"}
+        meta_bytes = json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8")
+        for rec_type, payload, content_type in (
+            ("conversion", text, "text/plain; charset=utf-8"),
+            ("metadata", meta_bytes, "application/json"),
+        ):
+            record = self.writer.create_warc_record(
+                target_uri(item.url),
+                rec_type,
+                payload=BytesIO(payload),
+                length=len(payload),
+                warc_content_type=content_type,
+                warc_headers_dict=headers,
+            )
+            self._write(record)
+        self.files.record_written()
+
+    def spider_closed(self) -> None:
         self.files.close()
+        warc_dir = self.run.store.local_root / self.run.prefix / "warc"
+        warcs = sorted(warc_dir.glob("*.warc.gz"))
+        index = self.run.store.local_path(self.run.key("indexes", CDXJ_NAME))
+        write_cdxj(warcs, index)
+        self.run.store.persist(self.run.key("indexes", CDXJ_NAME), index)
+        if self.wacz and warcs:
+            self.write_wacz(warcs)
+
+    def write_wacz(self, warcs: list[Path]) -> None:
+        key = self.run.key(None, f"{self.run.run_id}.wacz")
+        out = self.run.store.local_path(key)
+        records = read_text_records(self.run.store.local_root / self.run.prefix / "text")
+        write_wacz(warcs, records, out, title=f"{self.run.spider} crawl {self.run.run_id}")
+        self.run.store.persist(key, out)
+        logger.info("WACZ written: %s", out)

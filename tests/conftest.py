@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 
 from crawler.demo.server import DemoServer
+from pipelines.text import read_text_records
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PAGES_JSON = PROJECT_ROOT / "crawler" / "demo" / "pages.json"
@@ -38,11 +38,7 @@ def scrapy(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]
 
 
 def text_records(run_dir: Path) -> list[dict[str, Any]]:
-    found = []
-    for shard in sorted((run_dir / "text").glob("*.jsonl.gz")):
-        with gzip.open(shard, "rt", encoding="utf-8") as handle:
-            found.extend(json.loads(line) for line in handle if line.strip())
-    return found
+    return list(read_text_records(run_dir / "text"))
 
 
 @pytest.fixture(scope="session")

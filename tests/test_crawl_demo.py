@@ -119,13 +119,11 @@ def test_seed_page_text_has_paragraphs_and_no_chrome(crawl: Crawl) -> None:
         assert chrome not in text, chrome
 
 
-@pytest.mark.xfail(strict=True, reason="issue #3: plain trafilatura keeps the teaser line")
 def test_seed_page_has_no_teaser_line(crawl: Crawl) -> None:
     (record,) = [r for r in crawl.records if urlsplit(r["url"]).path == SEED_PAGE]
     assert "May You Like" not in record["text"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue #3: the header date widget wins over <time>")
 def test_seed_page_date_is_the_articles_own(crawl: Crawl) -> None:
     (record,) = [r for r in crawl.records if urlsplit(r["url"]).path == SEED_PAGE]
     assert (record["date"] or "").startswith("2023-09-19")

@@ -78,7 +78,7 @@ def test_body_as_received_digests_and_redaction(tmp_path: Path) -> None:
         wire,
         **{"Content-Encoding": "gzip", "Content-Length": "99999", "Transfer-Encoding": "chunked"},
     )
-    ext.spider_closed(DemoSpider())
+    ext.spider_closed()
     (warc,) = (tmp_path / "news/run-1/warc").glob("*.warc.gz")
     assert not list(tmp_path.rglob("*.open"))
     assert warc.name.startswith("test-") and warc.name.endswith(".warc.gz")
@@ -117,7 +117,7 @@ def test_rotation_by_size_writes_complete_files(tmp_path: Path) -> None:
     for i in range(12):
         body = f"<html><body>{i} ".encode() + os.urandom(10_000) + b"</body></html>"
         pointers.append(capture(ext, f"https://news.example.org/{i}.html", body).meta)
-    ext.spider_closed(DemoSpider())
+    ext.spider_closed()
     warcs = sorted((tmp_path / "news/run-1/warc").glob("*.warc.gz"))
     assert len(warcs) >= 3
     assert not list(tmp_path.rglob("*.open"))
@@ -144,6 +144,6 @@ def test_spider_name_cannot_escape_the_archive_root(tmp_path: Path, bad_name: st
     ext = WarcCaptureExtension.from_crawler(crawler)
     request = Request("https://news.example.org/")
     ext.response_downloaded(HtmlResponse(request.url, body=b"<html></html>"), request, Evil())
-    ext.spider_closed(Evil())
+    ext.spider_closed()
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert written and all(p.resolve().is_relative_to(root.resolve()) for p in written)

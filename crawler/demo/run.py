@@ -6,7 +6,6 @@ python -m crawler.demo.run [--archive archive]
 from __future__ import annotations
 
 import argparse
-import gzip
 import subprocess
 import sys
 from collections import Counter
@@ -16,6 +15,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from crawler.demo.server import DemoServer
 from pipelines.run import new_run_id
+from pipelines.text import read_text_records
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,15 +30,13 @@ def crawl_command(base_url: str, archive: str, run_id: str) -> list[str]:
         "-s", f"ARCHIVE_RUN_ID={run_id}",
         "-s", "AUTOTHROTTLE_ENABLED=False",
         "-s", "DOWNLOAD_DELAY=0",
+        "-s", "WACZ_ENABLED=True",
         "-s", "LOG_LEVEL=INFO",
     ]  # fmt: skip
 
 
 def summarize(run_dir: Path) -> dict[str, object]:
-    articles = 0
-    for shard in sorted((run_dir / "text").glob("*.jsonl.gz")):
-        with gzip.open(shard, "rt", encoding="utf-8") as handle:
-            articles += sum(1 for line in handle if line.strip())
+    articles = sum(1 for _ in read_text_records(run_dir / "text"))
     record_types: Counter[str] = Counter()
     warcs = sorted((run_dir / "warc").glob("*.warc.gz"))
     for warc in warcs:

@@ -1,0 +1,140 @@
+"""Per-run indexes: CDXJ (pywb / cdxj-indexer format), the payload-digest index used for
+revisit records, and WACZ packages.
+
+The CDXJ index is written by cdxj-indexer itself, so what we publish is exactly what pywb and
+other tools compute; WACZ packages are made by py-wacz, with our text records as pages.jsonl.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cdxj_indexer.main import write_cdx_index
+from warcio.archiveiterator import ArchiveIterator
+
+logger = logging.getLogger(__name__)
+
+CDXJ_NAME = "index.cdxj"
+
+
+def write_cdxj(warcs: Iterable[Path], out: Path) -> Path:
+    """Sorted CDXJ of the given WARC files; `filename` fields are the WARC file names."""
+    paths = sorted(str(p) for p in warcs)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not paths:
+        out.write_text("", encoding="utf-8")
+        return out
+    tmp = out.with_name(out.name + ".tmp")
+    write_cdx_index(str(tmp), paths, {"sort": True, "dir_root": str(Path(paths[0]).parent)})
+    tmp.replace(out)
+    return out
+
+
+def cdxj_entries(path: Path) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(urlkey, timestamp, fields) of each CDXJ line."""
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                urlkey, timestamp, fields = line.rstrip("\n").split(" ", 2)
+                yield urlkey, timestamp, json.loads(fields)
+
+
+@dataclass(frozen=True)
+class Original:
+    """Where a payload was first archived: what a revisit record refers to."""
+
+    uri: str
+    date: str  # WARC-Date of the original capture
+    record_id: str | None  # its WARC-Record-ID, when known
+
+
+class PayloadIndex:
+    """Payload digest -> first capture, for this run and earlier runs' CDXJ indexes."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, Original] = {}
+        self.loaded_runs = 0
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def get(self, digest: str) -> Original | None:
+        return self._seen.get(digest)
+
+    def add(self, digest: str, original: Original) -> None:
+        self._seen.setdefault(digest, original)
+
+    def load_run(self, run_dir: Path) -> None:
+        """Add the 200 responses of an earlier run (its indexes/index.cdxj and WARCs)."""
+        index = run_dir / "indexes" / CDXJ_NAME
+        if not index.is_file():
+            return
+        wanted: dict[tuple[str, int], str] = {}
+        for _key, _ts, fields in cdxj_entries(index):
+            digest = fields.get("digest")
+            if fields.get("status") == "200" and digest and digest not in self._seen:
+                wanted[(fields["filename"], int(fields["offset"]))] = digest
+        for (filename, offset), digest in sorted(wanted.items()):
+            original = read_original(run_dir / "warc" / filename, offset)
+            if original is not None:
+                self.add(digest, original)
+        self.loaded_runs += 1
+
+
+def read_original(warc: Path, offset: int) -> Original | None:
+    """URI, date and record id of the record at `offset` (its headers only)."""
+    try:
+        with warc.open("rb") as handle:
+            handle.seek(offset)
+            record = next(iter(ArchiveIterator(handle)))
+    except (OSError, StopIteration) as exc:
+        logger.warning("cannot read %s at %d for deduplication: %s", warc, offset, exc)
+        return None
+    headers = record.rec_headers
+    return Original(
+        headers.get_header("WARC-Target-URI"),
+        headers.get_header("WARC-Date"),
+        headers.get_header("WARC-Record-ID"),
+    )
+
+
+def pages_jsonl(records: Iterable[dict[str, Any]], out: Path) -> Path:
+    """WACZ pages.jsonl: a header line, then one page per text record, with its text."""
+    with out.open("w", encoding="utf-8") as handle:
+        header = {"format": "json-pages-1.0", "id": "pages", "title": "Articles", "hasText": True}
+        handle.write(json.dumps(header) + "\n")
+        for record in records:
+            page = {
+                "id": record["id"],
+                "url": record["url"],
+                "ts": record["fetched_at"],
+                "title": record.get("title") or record["url"],
+                "text": record.get("text") or "",
+            }
+            handle.write(json.dumps(page, ensure_ascii=False) + "\n")
+    return out
+
+
+def write_wacz(
+    warcs: Iterable[Path], records: Iterable[dict[str, Any]], out: Path, title: str
+) -> Path:
+    """A WACZ of the WARCs with our articles as pages (py-wacz builds and hashes it)."""
+    from wacz.main import main as wacz_main  # heavy import (frictionless): only when asked
+
+    paths = sorted(str(p) for p in warcs)
+    if not paths:
+        raise ValueError(f"no WARC files to package into {out}")
+    with tempfile.TemporaryDirectory() as tmp:
+        pages = pages_jsonl(records, Path(tmp) / "pages.jsonl")
+        partial = out.with_name(out.name + ".tmp")
+        code = wacz_main(["create", "-o", str(partial), "-p", str(pages), "--title", title, *paths])
+    if code not in (0, None) or not partial.is_file():
+        raise RuntimeError(f"wacz create failed ({code}) for {out}")
+    partial.replace(out)
+    return out

@@ -1,0 +1,118 @@
+"""Crash repair: a `.open` file left by a killed run is cut to its last complete record and closed.
+
+WARC files and text shards are both written one gzip member per record, so "complete record"
+is "complete gzip member" (zlib checks each member's CRC and length). Files a live process still
+holds (it keeps an flock on them) are left alone.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+
+from pipelines.rotating import OPEN_SUFFIX
+from pipelines.run import run_for
+
+logger = logging.getLogger(__name__)
+
+CHUNK = 1 << 20
+GZIP_WBITS = zlib.MAX_WBITS | 16
+
+
+def complete_members_length(path: Path) -> int:
+    """Length of the longest prefix of `path` made only of complete gzip members."""
+    good_end = position = 0
+    decompressor = zlib.decompressobj(GZIP_WBITS)
+    with path.open("rb") as handle:
+        data = handle.read(CHUNK)
+        while data:
+            try:
+                decompressor.decompress(data)
+            except zlib.error:
+                break  # a torn or garbage member: everything before it is good
+            if decompressor.eof:
+                unused = decompressor.unused_data
+                position += len(data) - len(unused)
+                good_end = position
+                decompressor = zlib.decompressobj(GZIP_WBITS)
+                data = unused or handle.read(CHUNK)
+            else:
+                position += len(data)
+                data = handle.read(CHUNK)
+    return good_end
+
+
+@dataclass
+class Repaired:
+    path: Path  # the closed file (None-like when an empty file was removed)
+    kept_bytes: int
+    dropped_bytes: int
+
+
+def repair_open_file(open_path: Path) -> Repaired | None:
+    """Truncate and rename one orphaned `.open` file; None when a live process holds it."""
+    with open_path.open("r+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None  # still being written by a running crawl
+        size = os.fstat(handle.fileno()).st_size
+        keep = complete_members_length(open_path)
+        handle.truncate(keep)
+        handle.flush()
+        os.fsync(handle.fileno())
+    final = open_path.with_name(open_path.name.removesuffix(OPEN_SUFFIX))
+    if keep == 0:
+        open_path.unlink()  # not one complete record: nothing to keep
+        return Repaired(final, 0, size)
+    if final.exists():  # never overwrite a finished file
+        final = final.with_name(f"repaired-{final.name}")
+    open_path.rename(final)
+    return Repaired(final, keep, size - keep)
+
+
+def repair_orphans(root: Path) -> list[Repaired]:
+    """Repair every orphaned `.open` file below `root` (an archive or spool folder)."""
+    done = []
+    for open_path in sorted(root.rglob(f"*{OPEN_SUFFIX}")):
+        if not open_path.is_file():
+            continue
+        result = repair_open_file(open_path)
+        if result is None:
+            logger.info("left alone, still being written: %s", open_path)
+            continue
+        logger.warning(
+            "repaired orphaned %s: kept %d bytes of complete records, dropped %d torn bytes -> %s",
+            open_path,
+            result.kept_bytes,
+            result.dropped_bytes,
+            result.path if result.kept_bytes else "(removed, no complete record)",
+        )
+        done.append(result)
+    return done
+
+
+class OrphanRepairExtension:
+    """On spider_opened, before any file of this run is opened, repair earlier runs' orphans."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> OrphanRepairExtension:
+        return cls(crawler)
+
+    def spider_opened(self) -> None:
+        run = run_for(self.crawler)
+        folder = run.store.local_root / run.spider
+        if folder.is_dir():
+            repaired = repair_orphans(folder)
+            self.crawler.stats.set_value("archive/repaired_files", len(repaired))

@@ -1,0 +1,90 @@
+"""Crash safety: files a SIGKILLed crawl left as `.open` are repaired by the next run."""
+
+from __future__ import annotations
+
+import fcntl
+import gzip
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from warcio.archiveiterator import ArchiveIterator
+
+from crawler.demo.server import DemoServer
+from pipelines.repair import complete_members_length, repair_open_file
+from tests.conftest import PROJECT_ROOT, scrapy, text_records
+
+
+def test_complete_members_length_stops_at_a_torn_member(tmp_path: Path) -> None:
+    members = [gzip.compress(f"record {i}\n".encode() * 500) for i in range(3)]
+    path = tmp_path / "x.warc.gz.open"
+    torn = gzip.compress(b"half a record" * 100)[:-9]
+    path.write_bytes(b"".join(members) + torn)
+    assert complete_members_length(path) == sum(len(m) for m in members)
+    result = repair_open_file(path)
+    assert result is not None and result.dropped_bytes == len(torn)
+    assert not path.exists()
+    expected = b"".join(gzip.decompress(m) for m in members)
+    assert gzip.decompress(result.path.read_bytes()) == expected
+
+
+def test_a_file_held_by_a_live_writer_is_left_alone(tmp_path: Path) -> None:
+    path = tmp_path / "live.warc.gz.open"
+    path.write_bytes(gzip.compress(b"x"))
+    with path.open("ab") as live:
+        fcntl.flock(live, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert repair_open_file(path) is None
+    assert path.exists()
+
+
+def test_sigkilled_crawl_is_repaired_by_the_next_run(tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    with DemoServer() as server:
+        crawl = subprocess.Popen(
+            [sys.executable, "-m", "scrapy", "crawl", "news", "-a", f"urls={server.base_url}/",
+             "-s", f"ARCHIVE_URI={archive}", "-s", "ARCHIVE_RUN_ID=killed",
+             "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0.3",
+             "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1"],
+            cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        run_dir = archive / "news" / "killed"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            shards = list(run_dir.glob("text/*.open"))
+            if shards and len(text_records_open(shards[0])) >= 3:
+                break
+            time.sleep(0.1)
+        os.kill(crawl.pid, signal.SIGKILL)
+        crawl.wait()
+        (warc_open,) = run_dir.glob("warc/*.warc.gz.open")
+        (text_open,) = run_dir.glob("text/*.jsonl.gz.open")
+        articles_before = len(text_records_open(text_open))
+        with warc_open.open("ab") as handle:  # a record torn in the middle of a write
+            handle.write(gzip.compress(b"WARC/1.1\r\n" + b"x" * 5000)[:700])
+
+        rerun = scrapy(
+            "crawl", "news", "-a", f"urls={server.base_url}/feed.xml",
+            "-s", f"ARCHIVE_URI={archive}", "-s", "ARCHIVE_RUN_ID=next",
+            "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0",
+        )  # fmt: skip
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert f"repaired orphaned {warc_open}" in rerun.stderr
+    assert "'archive/repaired_files': 2" in rerun.stderr
+    assert not list(archive.rglob("*.open"))
+    (warc,) = run_dir.glob("warc/*.warc.gz")
+    check = subprocess.run([sys.executable, "-m", "warcio.cli", "check", str(warc)],
+                           capture_output=True, text=True)  # fmt: skip
+    assert check.returncode == 0, check.stdout + check.stderr
+    with warc.open("rb") as handle:
+        types = [r.rec_type for r in ArchiveIterator(handle)]
+    assert types[0] == "warcinfo" and types.count("response") >= 3
+    assert len(text_records(run_dir)) == articles_before >= 3  # nothing fetched is lost
+
+
+def text_records_open(path: Path) -> list[bytes]:
+    """Complete records in a shard still being written (one gzip member per line)."""
+    length = complete_members_length(path)
+    return gzip.decompress(path.read_bytes()[:length]).splitlines() if length else []
