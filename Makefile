@@ -19,8 +19,16 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(PIP) install -e '.[test]'
 	touch $@
 
+# pywb pins redis 2.x and an old fakeredis, which clash with the project's own stack: it
+# lives in a virtualenv of its own, and the tests drive wb-manager/wayback as subprocesses.
+PYWB_VENV ?= .venv-pywb
+$(PYWB_VENV)/.installed:
+	$(PYTHON) -m venv $(PYWB_VENV)
+	$(PYWB_VENV)/bin/python -m pip --disable-pip-version-check -q install 'pywb==2.10.0'
+	touch $@
+
 install: $(VENV)/.installed
-install-test: $(VENV)/.installed-test
+install-test: $(VENV)/.installed-test $(PYWB_VENV)/.installed
 
 ## Serve the bundled demo news site on 127.0.0.1, crawl it into $(ARCHIVE)/, stop the server.
 crawl: install
@@ -34,4 +42,4 @@ lint: install-test
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(PYWB_VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -7,6 +7,8 @@ other tools compute; WACZ packages are made by py-wacz, with our text records as
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import tempfile
@@ -121,6 +123,16 @@ def pages_jsonl(records: Iterable[dict[str, Any]], out: Path) -> Path:
     return out
 
 
+def write_run_wacz(run_dir: Path) -> Path:
+    """`<run_dir>/<run_id>.wacz` from the run's finished WARCs and text records."""
+    from pipelines.text import read_text_records
+
+    warcs = sorted((run_dir / "warc").glob("*.warc.gz"))
+    title = f"{run_dir.parent.name} crawl {run_dir.name}"
+    records = read_text_records(run_dir / "text")
+    return write_wacz(warcs, records, run_dir / f"{run_dir.name}.wacz", title)
+
+
 def write_wacz(
     warcs: Iterable[Path], records: Iterable[dict[str, Any]], out: Path, title: str
 ) -> Path:
@@ -133,7 +145,12 @@ def write_wacz(
     with tempfile.TemporaryDirectory() as tmp:
         pages = pages_jsonl(records, Path(tmp) / "pages.jsonl")
         partial = out.with_name(out.name + ".tmp")
-        code = wacz_main(["create", "-o", str(partial), "-p", str(pages), "--title", title, *paths])
+        chatter = io.StringIO()  # py-wacz reports progress with print(): keep stdout clean
+        with contextlib.redirect_stdout(chatter):
+            code = wacz_main(
+                ["create", "-o", str(partial), "-p", str(pages), "--title", title, *paths]
+            )
+        logger.debug("wacz create: %s", chatter.getvalue())
     if code not in (0, None) or not partial.is_file():
         raise RuntimeError(f"wacz create failed ({code}) for {out}")
     partial.replace(out)

@@ -29,10 +29,9 @@ from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
 from crawler.items import CAPTURE_META_KEY, Article
-from pipelines.index import CDXJ_NAME, Original, PayloadIndex, write_cdxj, write_wacz
+from pipelines.index import CDXJ_NAME, Original, PayloadIndex, write_cdxj, write_run_wacz
 from pipelines.rotating import RotatingFile, RotationLimits
 from pipelines.run import run_for
-from pipelines.text import read_text_records
 
 logger = logging.getLogger(__name__)
 
@@ -246,12 +245,15 @@ class WarcCaptureExtension:
         text = item.text.encode("utf-8")
         meta = {k: v for k, v in item.to_record().items() if k != "text"}
         meta_bytes = json.dumps(meta, ensure_ascii=False, indent=1).encode("utf-8")
-        for rec_type, payload, content_type in (
-            ("conversion", text, "text/plain; charset=utf-8"),
-            ("metadata", meta_bytes, "application/json"),
+        # urn: target URIs (Browsertrix's "urn:text:" convention): replay tools index these
+        # records too, and under the page's own URL they would be replayed instead of it.
+        url = target_uri(item.url)
+        for rec_type, uri, payload, content_type in (
+            ("conversion", f"urn:text:{url}", text, "text/plain; charset=utf-8"),
+            ("metadata", f"urn:metadata:{url}", meta_bytes, "application/json"),
         ):
             record = self.writer.create_warc_record(
-                target_uri(item.url),
+                uri,
                 rec_type,
                 payload=BytesIO(payload),
                 length=len(payload),
@@ -269,12 +271,9 @@ class WarcCaptureExtension:
         write_cdxj(warcs, index)
         self.run.store.persist(self.run.key("indexes", CDXJ_NAME), index)
         if self.wacz and warcs:
-            self.write_wacz(warcs)
+            self.write_wacz()
 
-    def write_wacz(self, warcs: list[Path]) -> None:
-        key = self.run.key(None, f"{self.run.run_id}.wacz")
-        out = self.run.store.local_path(key)
-        records = read_text_records(self.run.store.local_root / self.run.prefix / "text")
-        write_wacz(warcs, records, out, title=f"{self.run.spider} crawl {self.run.run_id}")
-        self.run.store.persist(key, out)
+    def write_wacz(self) -> None:
+        out = write_run_wacz(self.run.store.local_root / self.run.prefix)
+        self.run.store.persist(self.run.key(None, out.name), out)
         logger.info("WACZ written: %s", out)

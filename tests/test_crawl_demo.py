@@ -57,7 +57,8 @@ def crawl(tmp_path_factory: pytest.TempPathFactory) -> Crawl:
             f"{base}/feed.xml   # RSS\n"
             "ftp://files.example.org/news.txt\n"
             "file:///etc/passwd\n"
-            f"{base}/sitemap.xml\n",
+            f"{base}/sitemap.xml\n"
+            f"{base}/world   # no trailing slash: answered with a 301\n",
             encoding="utf-8",
         )
         result = scrapy(
@@ -138,7 +139,7 @@ def test_bad_seed_lines_reported_with_file_and_line(crawl: Crawl) -> None:
     ]:
         assert f"invalid seed skipped: {crawl.seed_file}:{line}: " in log
         assert why in log
-    assert "'news/seeds/invalid': 3" in log and "'news/seeds/valid': 3" in log
+    assert "'news/seeds/invalid': 3" in log and "'news/seeds/valid': 4" in log
     assert crawl.records  # and the crawl went on
 
 
@@ -172,7 +173,9 @@ def test_every_fetch_is_archived_and_warcio_accepts_it(crawl: Crawl) -> None:
         urlsplit(uri)._replace(scheme="", netloc="").geturl() for uri in responses.values()
     )
     assert archived == served
-    assert {"/robots.txt", "/feed.xml", "/sitemap.xml"} <= set(archived)
+    assert {"/robots.txt", "/feed.xml", "/sitemap.xml", "/world"} <= set(archived)
+    statuses = {status for _method, _path, status in crawl.requests}
+    assert {200, 301, 404} <= statuses  # redirects and errors are archived like pages
     assert requests_for == responses  # a request record beside every response record
 
 

@@ -7,6 +7,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import time
 from base64 import b32encode
 from pathlib import Path
 
@@ -85,6 +86,7 @@ def test_body_as_received_digests_and_redaction(tmp_path: Path) -> None:
     warcio_check(warc)
     recs = records(warc)
     assert [r[0] for r in recs] == ["warcinfo", "response", "request"]
+    assert b"redacted-request-headers: Authorization, Proxy-Authorization, Cookie" in recs[0][3]
     _, resp_headers, resp_http, resp_body = recs[1]
     assert resp_body == wire  # gzip bytes as the server sent them, not Scrapy's decoded body
     assert resp_headers["WARC-Payload-Digest"] == sha1_b32(wire)
@@ -147,3 +149,15 @@ def test_spider_name_cannot_escape_the_archive_root(tmp_path: Path, bad_name: st
     ext.spider_closed()
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert written and all(p.resolve().is_relative_to(root.resolve()) for p in written)
+
+
+def test_rotation_by_age(tmp_path: Path) -> None:
+    ext = make_extension(tmp_path, WARC_MAX_AGE=0.2)
+    capture(ext, "https://news.example.org/1.html", b"<html>one</html>")
+    capture(ext, "https://news.example.org/2.html", b"<html>two</html>")  # same file: young
+    time.sleep(0.3)
+    capture(ext, "https://news.example.org/3.html", b"<html>three</html>")  # too old: new file
+    ext.spider_closed()
+    warcs = sorted((tmp_path / "news/run-1/warc").glob("*.warc.gz"))
+    counts = [sum(1 for r in records(w) if r[0] == "response") for w in warcs]
+    assert counts == [2, 1]
