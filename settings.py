@@ -54,7 +54,22 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     "pipelines.repair.OrphanRepairExtension": 50,  # close .open files a killed run left behind
     "pipelines.warc.WarcCaptureExtension": 100,  # every response as received -> WARC
+    "pipelines.manifest.RunManifestExtension": 900,  # manifest.json, last (after the writers)
 }
+
+# --- S3 archives (ARCHIVE_URI = s3://bucket/prefix); credentials come from boto3's chain only
+ARCHIVE_SPOOL = "~/.cache/newsarchiver/spool"  # local folder holding files until their upload is verified
+S3_ENDPOINT_URL = ""  # MinIO / R2 / Ceph endpoint (default: AWS_ENDPOINT_URL or S3_ENDPOINT_URL from the environment, else AWS)
+S3_REGION = ""  # bucket region (default: boto3's chain, e.g. AWS_REGION)
+S3_STORAGE_CLASS = ""  # e.g. STANDARD_IA, GLACIER_IR (default: the bucket's)
+S3_SSE = ""  # server-side encryption: AES256 or aws:kms (default: the bucket's)
+S3_SSE_KMS_KEY_ID = ""  # KMS key for S3_SSE = aws:kms
+S3_MULTIPART_THRESHOLD = 64 * 1024**2  # files from this size up go as multipart uploads
+S3_MULTIPART_CHUNKSIZE = 64 * 1024**2  # part size of multipart uploads
+S3_MAX_CONCURRENCY = 4  # parallel part uploads of one file
+S3_UPLOAD_WORKERS = 2  # files uploaded at once, beside the crawl
+S3_UPLOAD_RETRIES = 4  # whole-upload retries after boto3's own request retries
+S3_RETRY_BACKOFF = 2.0  # seconds before the first retry, doubled each time
 
 # --- Logging and encoding ---------------------------------------------------------------------
 LOG_LEVEL = "INFO"  # DEBUG lists every request

@@ -58,7 +58,8 @@ TEASER_LINE = re.compile(
     r"das könnte sie auch interessieren|weiterlesen|empfehlungen|"
     r"[àa] lire (?:aussi|également)|lire aussi|[àa] voir aussi|sur le même sujet|lire la suite|"
     r"nos recommandations|lee también|también te puede interesar|te puede interesar|"
-    r"leer más|relacionad[oa]s?|más información|noticias relacionadas)\b\s*[:：\-–—|»>]",
+    r"leer más|relacionad[oa]s?|más información|noticias relacionadas|"
+    r"leggi anche|potrebbe interessarti|lees ook|lees meer|zie ook)\b\s*[:：\-–—|»>]",
     re.IGNORECASE,
 )
 TEASER_ONLY = re.compile(TEASER_LINE.pattern.replace(r"\b\s*[:：\-–—|»>]", r"\s*[:：]?$"), re.I)
@@ -97,9 +98,12 @@ def _text_len(element: lxml_html.HtmlElement) -> int:
 
 
 def is_date_widget(element: lxml_html.HtmlElement) -> bool:
-    """A leaf outside any <article> whose whole text is a weekday-led date: a "today" line."""
-    if len(element) or not element.text or element.tag == "time":
+    """A leaf outside any <article> whose whole text is a weekday-led date: a "today" line.
+    (Only asked of elements before the page's first <h1>: a byline date follows the headline.)"""
+    if len(element) or not element.text or element.tag in ("time", "abbr"):
         return False
+    if any(element.get(a) for a in ("datetime", "content", "title")):
+        return False  # a machine-readable date marks the article's own date
     if not DATE_WIDGET.match(" ".join(element.text.split())):
         return False
     return not element.xpath("ancestor::article | ancestor::time")
@@ -110,13 +114,16 @@ def prune_chrome(tree: lxml_html.HtmlElement) -> int:
     total = _text_len(tree) or 1
     doomed = []
     body = tree.find("body")
+    before_h1 = True  # stays so on pages without an <h1>
     for element in tree.iter("*"):
         if not isinstance(element.tag, str) or element is tree or element is body:
             continue
+        if element.tag == "h1":
+            before_h1 = False
         if element.tag in ("article", "main"):
             continue  # the content container itself, whatever its class says
         chrome = is_chrome(element) and _text_len(element) / total <= MAX_PRUNED_SHARE
-        if chrome or is_date_widget(element):
+        if chrome or (before_h1 and is_date_widget(element)):
             doomed.append(element)
     doomed_set = set(doomed)
     pruned = 0

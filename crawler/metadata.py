@@ -48,6 +48,8 @@ ARTICLE_TIME_XPATHS = (
     " or contains(@class, 'entry-meta') or contains(@class, 'post-meta')]//time[@datetime]",
     "(//article)[1]//time[@datetime]",
 )
+# hAtom microformat: <abbr class="published" title="2026-01-08T09:30:00Z">
+HATOM_PUBLISHED_XPATH = "//abbr[contains(concat(' ', @class, ' '), ' published ')]/@title"
 URL_DATE = re.compile(
     r"/(20\d{2}|19\d{2})[/-](0[1-9]|1[0-2])[/-](0[1-9]|[12]\d|3[01])(?:/|[-_]|$)"
     r"|/(20\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])/"
@@ -58,7 +60,8 @@ BYLINE_XPATHS = (
     "//*[@itemprop='author']//*[@itemprop='name'] | //*[@itemprop='author'][not(*)]",
     "//*[contains(@class, 'byline') or contains(@class, 'author-name')"
     " or contains(@class, 'article-author') or contains(@class, 'post-author')"
-    " or contains(@class, 'username')]",
+    " or contains(@class, 'username') or contains(@class, 'ContributorName')"
+    " or contains(@class, 'contributor-name')]",
 )
 # Job titles that follow a name in a byline: "By Jenna Martin, Staff Writer".
 ROLE_WORDS = re.compile(
@@ -68,7 +71,9 @@ ROLE_WORDS = re.compile(
     re.IGNORECASE,
 )
 # Where a byline's name part ends: a separator, "on/updated/published", or a date's digits.
-BYLINE_END = re.compile(r"\s[-–—|•·](?:\s|$)|\s(?:on|updated|published)\s|\d")
+BYLINE_END = re.compile(
+    r"\s[-–—|•·](?:\s|$)|\s(?:on|updated|published|am|le|el|il)\s|\d", re.IGNORECASE
+)
 BYLINE_PREFIX = re.compile(r"^\s*(?:by|von|par|por|de|door|di)\s+", re.IGNORECASE)
 AUTHOR_SPLIT = re.compile(r"\s*(?:;|,|&|\band\b|\bund\b|\bet\b|\by\b)\s*", re.IGNORECASE)
 TITLE_SEPARATOR = re.compile(r"\s+[-|–—·•:»]\s+")
@@ -171,6 +176,9 @@ def publication_date(
         for element in tree.xpath(xpath):
             if found := normalise_date(element.get("datetime"), latest):
                 return found, "time"
+    for value in tree.xpath(HATOM_PUBLISHED_XPATH):
+        if found := normalise_date(value, latest):
+            return found, "time"
     if found := url_date(url):
         return found, "url"
     return normalise_date(fallback, latest), "htmldate" if fallback else "none"

@@ -12,9 +12,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from pipelines.storage import ArchiveStore
+from pipelines.run import Run
 
 OPEN_SUFFIX = ".open"
 
@@ -33,18 +33,19 @@ class RotatingFile:
 
     def __init__(
         self,
-        store: ArchiveStore,
+        run: Run,
         make_key: Callable[[int], str],
         limits: RotationLimits,
         *,
         on_open: Callable[[BinaryIO, str], None] | None = None,
-        on_close: Callable[[Path, int], None] | None = None,
+        on_close: Callable[[Path, int], Any] | None = None,
     ) -> None:
-        self.store = store
+        self.run = run
+        self.store = run.store
         self.make_key = make_key  # serial -> key of the finished file
         self.limits = limits
         self.on_open = on_open  # e.g. write a warcinfo record first
-        self.on_close = on_close  # (final path, records) after the rename
+        self.on_close = on_close  # (final path, records) after the rename -> manifest counts
         self.serial = 0
         self.key: str | None = None
         self.records = 0
@@ -112,7 +113,6 @@ class RotatingFile:
         handle.close()
         path.with_name(path.name + OPEN_SUFFIX).rename(path)
         self.closed_paths.append(path)
-        if self.on_close:
-            self.on_close(path, self.records)
-        self.store.persist(key, path)
+        counts = self.on_close(path, self.records) if self.on_close else self.records
+        self.run.persist(key, path, counts)
         return path

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 from weakref import WeakKeyDictionary
 
 from scrapy.crawler import Crawler
@@ -20,11 +23,32 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 @dataclass
 class Run:
     spider: str
     run_id: str
     store: ArchiveStore
+    started_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> manifest entry
+
+    def persist(self, key: str, path: Path, records: Any = None) -> None:
+        """Note a finished file for the manifest, then hand it to the store."""
+        sha256 = file_sha256(path)
+        self.files[key] = {
+            "key": key,
+            "size": path.stat().st_size,
+            "sha256": sha256,
+            "records": records,
+        }
+        self.store.persist(key, path, sha256)
 
     @property
     def prefix(self) -> str:
@@ -42,7 +66,8 @@ def run_for(crawler: Crawler) -> Run:
         settings = crawler.settings
         spider = crawler.spidercls.name if crawler.spidercls else "crawl"
         run_id = settings.get("ARCHIVE_RUN_ID") or new_run_id()
-        run = Run(safe_segment(spider), safe_segment(run_id), get_store(settings["ARCHIVE_URI"]))
+        store = get_store(settings["ARCHIVE_URI"], settings)
+        run = Run(safe_segment(spider), safe_segment(run_id), store)
         _RUNS[crawler] = run
         if crawler.stats:
             crawler.stats.set_value("archive/run_id", run.run_id)

@@ -40,7 +40,7 @@ class TextShardPipeline:
         self.crawler = crawler
         self.run = run_for(crawler)
         self.files = RotatingFile(
-            self.run.store,
+            self.run,
             self._key,
             RotationLimits(max_records=crawler.settings.getint("TEXT_SHARD_MAX_RECORDS")),
         )

@@ -13,6 +13,7 @@ import json
 import logging
 import socket
 from base64 import b32encode
+from collections import Counter
 from datetime import UTC, datetime
 from http.client import responses as http_reasons
 from importlib.metadata import version
@@ -108,7 +109,7 @@ class WarcCaptureExtension:
         self.writer: WARCWriter | None = None
         self.warcinfo_id: str | None = None
         self.files = RotatingFile(
-            self.run.store,
+            self.run,
             self._key,
             RotationLimits(
                 max_bytes=settings.getint("WARC_MAX_SIZE"),
@@ -120,6 +121,7 @@ class WarcCaptureExtension:
         self.dedup = settings.getbool("WARC_DEDUP")
         self.wacz = settings.getbool("WACZ_ENABLED")
         self.payloads = PayloadIndex()
+        self.file_counts: Counter[str] = Counter()
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.response_downloaded, signal=signals.response_downloaded)
         crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
@@ -155,11 +157,14 @@ class WarcCaptureExtension:
         self.warcinfo_id = record.rec_headers.get_header("WARC-Record-ID")
         self._write(record)
 
-    def _finished_file(self, path: Path, records: int) -> None:
-        logger.info("WARC closed: %s (%d captures)", path, records)
+    def _finished_file(self, path: Path, captures: int) -> dict[str, int]:
+        logger.info("WARC closed: %s (%d captures)", path, captures)
         self.crawler.stats.inc_value("archive/warc_files")
+        counts, self.file_counts = dict(self.file_counts), Counter()
+        return counts  # records by type, for the manifest
 
     def _count(self, rec_type: str) -> None:
+        self.file_counts[rec_type] += 1
         self.crawler.stats.inc_value(f"archive/warc_records/{rec_type}")
 
     def spider_opened(self) -> None:
@@ -269,11 +274,11 @@ class WarcCaptureExtension:
         warcs = sorted(warc_dir.glob("*.warc.gz"))
         index = self.run.store.local_path(self.run.key("indexes", CDXJ_NAME))
         write_cdxj(warcs, index)
-        self.run.store.persist(self.run.key("indexes", CDXJ_NAME), index)
+        self.run.persist(self.run.key("indexes", CDXJ_NAME), index, sum(1 for _ in index.open()))
         if self.wacz and warcs:
             self.write_wacz()
 
     def write_wacz(self) -> None:
         out = write_run_wacz(self.run.store.local_root / self.run.prefix)
-        self.run.store.persist(self.run.key(None, out.name), out)
+        self.run.persist(self.run.key(None, out.name), out)
         logger.info("WACZ written: %s", out)

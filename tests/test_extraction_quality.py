@@ -6,10 +6,13 @@ from typing import Any
 
 import pytest
 
-from bench.extraction_quality import EXTRACTORS, FETCHED_AT, load_fixtures, score
+from bench.extraction_quality import EXTRACTORS, FETCHED_AT, ROOT, load_fixtures, score
 from crawler.extraction import extract
 
 FIXTURES = load_fixtures()
+# Written by someone who never saw the rules; the rules were fixed once after a first blind
+# scoring (see the README of tests/fixtures/heldout), and are not tuned page by page on it.
+HELDOUT = load_fixtures(ROOT / "tests" / "fixtures" / "heldout")
 
 
 def squash(text: str | None) -> str:
@@ -40,9 +43,10 @@ def test_fixture_corpus_is_broad_enough() -> None:
             "nonenglish", "notarticle"} <= families  # fmt: skip
 
 
-def test_ours_beats_plain_trafilatura_on_f1_and_dates() -> None:
-    ours = score(EXTRACTORS["ours"], FIXTURES)
-    plain = score(EXTRACTORS["trafilatura"], FIXTURES)
+@pytest.mark.parametrize("fixtures", [FIXTURES, HELDOUT], ids=["corpus", "heldout"])
+def test_ours_beats_plain_trafilatura_on_f1_and_dates(fixtures: list[dict[str, Any]]) -> None:
+    ours = score(EXTRACTORS["ours"], fixtures)
+    plain = score(EXTRACTORS["trafilatura"], fixtures)
     assert ours.f1 > plain.f1
     assert ours.accuracy("date") > plain.accuracy("date")
     assert ours.accuracy("page type") > plain.accuracy("page type")

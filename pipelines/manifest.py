@@ -1,0 +1,128 @@
+"""`manifest.json`, written last in every run: what the run stored and how it went.
+
+Every file with its key, size, sha256 and record counts; the settings that shape a crawl; the
+software versions; start and end; pages, articles and errors by kind. A run folder without a
+manifest is visibly incomplete (still running, killed, or not yet pushed to S3).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from scrapy import signals
+from scrapy.crawler import Crawler
+
+from pipelines.run import run_for
+from pipelines.s3 import MANIFEST_NAME
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "newsarchiver-manifest/1"
+# Settings that change what a crawl fetches or how it stores it.
+RECORDED_SETTINGS = (
+    "USER_AGENT", "ROBOTSTXT_OBEY", "DEPTH_LIMIT", "DOWNLOAD_DELAY", "AUTOTHROTTLE_ENABLED",
+    "CONCURRENT_REQUESTS_PER_DOMAIN", "DOWNLOAD_MAXSIZE", "NEWS_MIN_ARTICLE_CHARS",
+    "WARC_MAX_SIZE", "WARC_MAX_AGE", "WARC_DEDUP", "TEXT_SHARD_MAX_RECORDS", "WACZ_ENABLED",
+    "CLOSESPIDER_TIMEOUT", "CLOSESPIDER_ITEMCOUNT", "CLOSESPIDER_PAGECOUNT",
+)  # fmt: skip
+SOFTWARE = ("newsarchiver", "scrapy", "twisted", "trafilatura", "htmldate", "warcio", "boto3")
+# Stats prefixes counted as errors, by kind.
+ERROR_STATS = {
+    "downloader/exception_type_count/": "download",
+    "httperror/response_ignored_status_count/": "http",
+    "spider_exceptions/": "spider",
+    "news/not_article/": "not_article",
+}
+
+
+def software_versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in SOFTWARE:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def run_stats(stats: dict[str, Any]) -> dict[str, Any]:
+    errors: dict[str, int] = {}
+    for name, value in stats.items():
+        for prefix, kind in ERROR_STATS.items():
+            if name.startswith(prefix):
+                errors[f"{kind}/{name[len(prefix):].rsplit('.', 1)[-1]}"] = value
+    return {
+        "requests": stats.get("downloader/request_count", 0),
+        "responses": stats.get("response_received_count", 0),
+        "pages_by_kind": {
+            k.rsplit("/", 1)[-1]: v for k, v in stats.items() if k.startswith("news/pages/")
+        },
+        "articles": stats.get("news/articles", 0),
+        "text_records": stats.get("archive/text_records", 0),
+        "warc_records": {
+            k.rsplit("/", 1)[-1]: v
+            for k, v in stats.items()
+            if k.startswith("archive/warc_records/")
+        },
+        "revisit_bytes_saved": stats.get("archive/revisit_bytes_saved", 0),
+        "invalid_seeds": stats.get("news/seeds/invalid", 0),
+        "robots_forbidden": stats.get("robotstxt/forbidden", 0),
+        "log_errors": stats.get("log_count/ERROR", 0),
+        "errors": dict(sorted(errors.items())),
+    }
+
+
+class RunManifestExtension:
+    """On spider_closed, after the writers (a higher EXTENSIONS number connects later)."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RunManifestExtension:
+        return cls(crawler)
+
+    def spider_closed(self, reason: str) -> None:
+        run = run_for(self.crawler)
+        spooled = run.store.drain()  # uploads still running: wait, then list what failed
+        settings = self.crawler.settings
+        stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
+        manifest = {
+            "format": FORMAT,
+            "spider": run.spider,
+            "run_id": run.run_id,
+            "archive_uri": run.store.uri,
+            "prefix": run.prefix,
+            "started_at": run.started_at,
+            "finished_at": datetime.now(UTC).isoformat(),
+            "finish_reason": reason,
+            "complete": not spooled,
+            "files": [
+                {**entry, "stored": "spool" if key in spooled else "archive"}
+                for key, entry in sorted(run.files.items())
+            ],
+            "stats": run_stats(stats),
+            "settings": {name: settings.get(name) for name in RECORDED_SETTINGS},
+            "software": software_versions(),
+        }
+        key = run.key(None, MANIFEST_NAME)
+        path = run.store.local_path(key)
+        partial = path.with_name(path.name + ".tmp")
+        partial.write_text(json.dumps(manifest, indent=1, default=str) + "\n", encoding="utf-8")
+        partial.replace(path)
+        if spooled:
+            logger.error(
+                "run %s is incomplete in %s: %d file(s) wait in the spool %s; "
+                "run `scrapy corpus push` to upload them and this manifest",
+                run.prefix, run.store.uri, len(spooled), run.store.local_root,
+            )  # fmt: skip
+            return
+        run.store.persist(key, path, "")
+        if run.store.drain():
+            logger.error("manifest upload failed; it waits in %s", path)
