@@ -111,6 +111,11 @@ class RunManifestExtension:
             "settings": {name: settings.get(name) for name in RECORDED_SETTINGS},
             "software": software_versions(),
         }
+        if hasattr(run.store, "uploaded_bytes"):  # S3: what the uploads achieved
+            manifest["upload"] = {
+                "bytes": run.store.uploaded_bytes,
+                "seconds": round(run.store.upload_seconds, 3),
+            }
         key = run.key(None, MANIFEST_NAME)
         path = run.store.local_path(key)
         partial = path.with_name(path.name + ".tmp")

@@ -20,7 +20,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 def safe_segment(name: str) -> str:
     """One path segment made of safe characters: no separators, no `..`, no control bytes."""
-    cleaned = _UNSAFE.sub("_", name).strip("._")
+    cleaned = re.sub(r"\.{2,}", ".", _UNSAFE.sub("_", name)).strip("._")
     return cleaned[:120] or "_"
 
 

@@ -33,6 +33,7 @@ from crawler.items import CAPTURE_META_KEY, Article
 from pipelines.index import CDXJ_NAME, Original, PayloadIndex, write_cdxj, write_run_wacz
 from pipelines.rotating import RotatingFile, RotationLimits
 from pipelines.run import run_for
+from pipelines.storage import safe_segment
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ class WarcCaptureExtension:
         settings = crawler.settings
         self.run = run_for(crawler)
         self.prefix = settings.get("WARC_PREFIX", "news")
-        self.host = socket.gethostname()
+        self.host = safe_segment(socket.gethostname())  # part of every WARC name
         self.writer: WARCWriter | None = None
         self.warcinfo_id: str | None = None
         self.files = RotatingFile(
