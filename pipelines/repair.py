@@ -116,3 +116,10 @@ class OrphanRepairExtension:
         if folder.is_dir():
             repaired = repair_orphans(folder)
             self.crawler.stats.set_value("archive/repaired_files", len(repaired))
+        push = getattr(run.store, "push", None)
+        if push is not None and run.store.spooled():  # S3: what earlier runs could not upload
+            # one attempt each: if S3 is still down, the crawl should not wait on it
+            done, left = push(retries=0, skip=run.prefix)
+            logger.info("pushed %d file(s) earlier runs left in the spool; %d still there",
+                        len(done), len(left))  # fmt: skip
+            self.crawler.stats.set_value("archive/pushed_from_spool", len(done))

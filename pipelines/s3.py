@@ -111,15 +111,16 @@ class S3ArchiveStore:
     def local_path(self, key: str) -> Path:
         return local_path_under(self.local_root, key)
 
-    def persist(self, key: str, path: Path, sha256: str = "") -> None:
+    def persist(self, key: str, path: Path, sha256: str = "", retries: int | None = None) -> None:
         """Queue the upload; the crawl goes on while it runs."""
         with self._lock:
-            self._pending[key] = self._pool.submit(self.upload, key, path)
+            self._pending[key] = self._pool.submit(self.upload, key, path, retries)
 
-    def upload(self, key: str, path: Path) -> bool:
+    def upload(self, key: str, path: Path, retries: int | None = None) -> bool:
         """Upload, verify, delete the local copy. False (file kept) when it cannot be done."""
         object_key = self.object_key(key)
-        for attempt in range(self.retries + 1):
+        retries = self.retries if retries is None else retries
+        for attempt in range(retries + 1):
             started = time.monotonic()
             try:
                 self.client.upload_file(
@@ -129,10 +130,10 @@ class S3ArchiveStore:
                 self.verify(path, object_key)
             except (BotoCoreError, ClientError, OSError, ValueError) as exc:
                 wait = self.backoff * 2**attempt
-                level = logging.WARNING if attempt < self.retries else logging.ERROR
+                level = logging.WARNING if attempt < retries else logging.ERROR
                 logger.log(level, "upload of %s to s3://%s/%s failed (attempt %d): %s",
                            path, self.bucket, object_key, attempt + 1, exc)  # fmt: skip
-                if attempt < self.retries:
+                if attempt < retries:
                     time.sleep(wait)
                 continue
             size = path.stat().st_size
@@ -172,18 +173,19 @@ class S3ArchiveStore:
             if p.is_file() and not p.name.endswith(".open")
         )
 
-    def push(self) -> tuple[list[str], list[str]]:
-        """Upload what the spool holds, each run's manifest after its other files."""
-        keys = self.spooled()
+    def push(self, retries: int | None = None, skip: str = "") -> tuple[list[str], list[str]]:
+        """Upload what the spool holds (except keys under `skip`, a running run's prefix),
+        each run's manifest after its other files. Returns (uploaded, still spooled)."""
+        keys = [k for k in self.spooled() if not (skip and k.startswith(skip + "/"))]
         manifests = [k for k in keys if k.endswith("/" + MANIFEST_NAME)]
         for key in keys:
             if key not in manifests:
-                self.persist(key, self.local_root / key)
+                self.persist(key, self.local_root / key, retries=retries)
         failed = self.drain()
         for key in manifests:
             run_prefix = key.rsplit("/", 1)[0] + "/"
             if not any(f.startswith(run_prefix) for f in failed):
-                self.persist(key, self.local_root / key)
+                self.persist(key, self.local_root / key, retries=retries)
         failed += self.drain()
         done = [k for k in keys if k not in failed and not (self.local_root / k).exists()]
         return done, failed

@@ -173,6 +173,27 @@ def test_failed_upload_keeps_the_file_and_push_uploads_it(moto: Moto, tmp_path: 
     assert objects("p/")[key] == b"x" * 1000
 
 
+def test_next_run_pushes_what_an_earlier_run_left(moto: Moto, tmp_path: Path) -> None:
+    from scrapy import Spider
+    from scrapy.utils.test import get_crawler
+
+    from pipelines.repair import OrphanRepairExtension
+
+    class News(Spider):
+        name = "news"
+
+    settings = {"ARCHIVE_URI": f"s3://{BUCKET}/next", "ARCHIVE_SPOOL": str(tmp_path),
+                "ARCHIVE_RUN_ID": "run-2"}  # fmt: skip
+    crawler = get_crawler(News, settings)
+    left = {"news/run-1/warc/a.warc.gz": b"w" * 100, "news/run-1/manifest.json": b"{}"}
+    store = S3ArchiveStore(settings["ARCHIVE_URI"], Settings(settings))
+    for key, data in left.items():
+        store.local_path(key).write_bytes(data)
+    OrphanRepairExtension.from_crawler(crawler).spider_opened()
+    assert objects("next/") == left
+    assert crawler.stats.get_value("archive/pushed_from_spool") == 2
+
+
 def test_s3_outage_mid_crawl_loses_nothing(moto: Moto, tmp_path: Path) -> None:
     spool = tmp_path / "spool"
     uri = f"s3://{BUCKET}/crawls"
