@@ -35,6 +35,9 @@ DEPTH_PRIORITY = 1  # breadth-first: section pages before deep archives
 SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"  # breadth-first with JOBDIR too
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"  # breadth-first in memory
 NEWS_MIN_ARTICLE_CHARS = 400  # an extracted text shorter than this is not an article
+NEWS_MAX_AGE_DAYS = 30  # feed/sitemap entries dated older than this are not fetched (-a since= overrides; 0 = no limit)
+NEWS_MAX_PAGES_PER_DOMAIN = 0  # pages requested per site and run (0 = no limit)
+CLOSESPIDER_TIMEOUT = 0  # stop a run after this many seconds (0 = never); also CLOSESPIDER_ITEMCOUNT, CLOSESPIDER_PAGECOUNT
 
 # --- Archive ----------------------------------------------------------------------------------
 ARCHIVE_URI = "archive"  # local folder (or file:// URI) the run is written under
@@ -52,8 +55,10 @@ ITEM_PIPELINES = {
     "pipelines.text.TextShardPipeline": 500,  # clean-text JSON Lines shards
 }
 EXTENSIONS = {
+    "crawler.extensions.CrawlLockExtension": 10,  # one run at a time per archive and spider
     "pipelines.repair.OrphanRepairExtension": 50,  # close .open files a killed run left behind
     "pipelines.warc.WarcCaptureExtension": 100,  # every response as received -> WARC
+    "crawler.extensions.CrawlDelayExtension": 500,  # robots.txt Crawl-delay, after AutoThrottle
     "pipelines.manifest.RunManifestExtension": 900,  # manifest.json, last (after the writers)
 }
 

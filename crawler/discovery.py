@@ -1,20 +1,31 @@
 """Finding article URLs: what kind of document a response is, and the links it offers.
 
-Feeds go through feedparser and sitemaps through Scrapy's sitemap parser; nothing here walks
-XML by hand. Issue #6 grows this (dates, Google News sitemaps, conditional GET).
+Feeds go through feedparser, sitemaps (indexes, gzipped, Google News) through Scrapy's sitemap
+parser, robots.txt through protego, URLs through courlan: nothing here walks XML by hand.
+Entries carry their dates so old ones are skipped before they are fetched.
 """
 
 from __future__ import annotations
 
+import calendar
 import enum
 from collections.abc import Iterator
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import feedparser
+from courlan import is_not_crawlable, normalize_url
+from dateutil import parser as date_parser
+from lxml import etree
+from protego import Protego
 from scrapy.http import Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
+
+NEWS_NS = "{http://www.google.com/schemas/sitemap-news/0.9}"
 
 FEED_CONTENT_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json")
 SITEMAP_MAX_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit for one uncompressed sitemap
@@ -73,23 +84,113 @@ def sniff(response: Response) -> DocKind:
     return DocKind.OTHER
 
 
-def feed_links(response: Response) -> Iterator[str]:
-    """Entry links of an RSS/Atom feed, absolute."""
+@dataclass(frozen=True)
+class Entry:
+    """A URL a feed or sitemap offers, with the date it gives (None: undated)."""
+
+    url: str
+    date: datetime | None = None
+    is_sitemap: bool = False  # a child sitemap of a sitemap index
+
+
+def parse_date(value: Any) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = date_parser.parse(str(value))
+    except (ValueError, OverflowError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def feed_entries(response: Response) -> Iterator[Entry]:
+    """Entries of an RSS/Atom feed: absolute link and published (else updated) date."""
     parsed = feedparser.parse(response.body, response_headers={"content-location": response.url})
     for entry in parsed.entries:
         link = entry.get("link")
-        if link:
-            yield response.urljoin(link)
+        if not link:
+            continue
+        stamp = entry.get("published_parsed") or entry.get("updated_parsed")
+        date = datetime.fromtimestamp(calendar.timegm(stamp), UTC) if stamp else None
+        yield Entry(response.urljoin(link), date)
 
 
-def sitemap_links(response: Response) -> Iterator[tuple[str, bool]]:
-    """(url, is_child_sitemap) pairs of a sitemap or sitemap index."""
-    sitemap = Sitemap(sitemap_body(response))
+class NewsSitemap(Sitemap):
+    """Scrapy's sitemap parser, plus the Google News `news:publication_date` it flattens."""
+
+    __slots__ = ()
+
+    def _process_sitemap_element(self, elem: etree._Element) -> dict[str, Any] | None:
+        published = elem.findtext(f"{NEWS_NS}news/{NEWS_NS}publication_date")
+        found = super()._process_sitemap_element(elem)
+        if found is not None and published:
+            found["publication_date"] = published.strip()
+        return found
+
+
+def sitemap_entries(response: Response) -> Iterator[Entry]:
+    """URLs of a sitemap (dated by news:publication_date, else lastmod) or sitemap index."""
+    sitemap = NewsSitemap(sitemap_body(response))
     is_index = sitemap.type == "sitemapindex"
-    for entry in sitemap:
-        loc = entry.get("loc")
+    for item in sitemap:
+        loc = item.get("loc")
         if loc:
-            yield response.urljoin(loc), is_index
+            date = parse_date(item.get("publication_date") or item.get("lastmod"))
+            yield Entry(response.urljoin(loc), date, is_index)
+
+
+def robots_sitemaps(response: Response) -> list[str]:
+    """The `Sitemap:` lines of a robots.txt."""
+    return [response.urljoin(u) for u in Protego.parse(response.text).sitemaps]
+
+
+def robots_crawl_delay(response: Response, user_agent: str) -> float | None:
+    delay = Protego.parse(response.text).crawl_delay(user_agent)
+    return float(delay) if delay is not None else None
+
+
+def advertised_feeds(response: TextResponse) -> list[str]:
+    """Feeds a page advertises with <link rel="alternate" type="application/rss+xml">."""
+    hrefs = response.xpath(
+        "//link[contains(concat(' ', normalize-space(@rel), ' '), ' alternate ')]"
+        "[@type='application/rss+xml' or @type='application/atom+xml']/@href"
+    ).getall()
+    return [response.urljoin(h.strip()) for h in hrefs if h.strip()]
+
+
+def canonical(url: str) -> str:
+    """The URL the seen-store keys on: tracking parameters (utm_*, fbclid, ...) removed,
+    query sorted, host lower-cased (courlan), fragment dropped."""
+    try:
+        normalised = normalize_url(url)
+    except ValueError:
+        normalised = url
+    return urlunsplit(urlsplit(normalised)._replace(fragment=""))
+
+
+@dataclass(frozen=True)
+class DateWindow:
+    """Which entry dates a run wants: -a since/until, else NEWS_MAX_AGE_DAYS back from now."""
+
+    since: datetime | None
+    until: datetime | None
+
+    @classmethod
+    def build(cls, since: str | None, until: str | None, max_age_days: float) -> DateWindow:
+        start = parse_date(since) if since else None
+        if start is None and max_age_days > 0:
+            start = datetime.now(UTC) - timedelta(days=max_age_days)
+        end = parse_date(until) if until else None
+        if end is not None and until and len(until) <= 10:  # a day: include all of it
+            end += timedelta(days=1)
+        return cls(start, end)
+
+    def allows(self, date: datetime | None) -> bool:
+        if date is None:
+            return True  # undated: cannot tell, so fetch
+        if self.since is not None and date < self.since:
+            return False
+        return self.until is None or date < self.until
 
 
 def in_site(url: str, domains: list[str]) -> bool:
@@ -104,7 +205,7 @@ LINK_EXTRACTOR = LinkExtractor(unique=True)
 
 
 def html_links(response: TextResponse, domains: list[str]) -> Iterator[str]:
-    """In-site, followable links of an HTML page."""
+    """In-site, followable links of an HTML page (no login, print, share or feed URLs)."""
     for link in LINK_EXTRACTOR.extract_links(response):
-        if not link.nofollow and in_site(link.url, domains):
+        if not link.nofollow and in_site(link.url, domains) and not is_not_crawlable(link.url):
             yield link.url

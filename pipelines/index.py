@@ -12,13 +12,17 @@ import io
 import json
 import logging
 import tempfile
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cdxj_indexer.main import write_cdx_index
 from warcio.archiveiterator import ArchiveIterator
+
+with warnings.catch_warnings():  # cdxj-indexer's py3amf still imports pkg_resources
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+    from cdxj_indexer.main import write_cdx_index
 
 logger = logging.getLogger(__name__)
 

@@ -69,7 +69,4 @@ def run_for(crawler: Crawler) -> Run:
         store = get_store(settings["ARCHIVE_URI"], settings)
         run = Run(safe_segment(spider), safe_segment(run_id), store)
         _RUNS[crawler] = run
-        if crawler.stats:
-            crawler.stats.set_value("archive/run_id", run.run_id)
-            crawler.stats.set_value("archive/prefix", run.prefix)
     return run

@@ -167,11 +167,10 @@ class S3ArchiveStore:
 
     def spooled(self) -> list[str]:
         """Keys of finished files waiting in the spool (a `.open` file is still being written)."""
-        return sorted(
-            p.relative_to(self.local_root).as_posix()
-            for p in self.local_root.rglob("*")
-            if p.is_file() and not p.name.endswith(".open")
-        )
+        keys = (p.relative_to(self.local_root).as_posix() for p in self.local_root.rglob("*")
+                if p.is_file() and not p.name.endswith(".open"))  # fmt: skip
+        # dot-folders hold crawl state (.state/: seen-store, lock), never archive files
+        return sorted(k for k in keys if not any(part.startswith(".") for part in k.split("/")))
 
     def push(self, retries: int | None = None, skip: str = "") -> tuple[list[str], list[str]]:
         """Upload what the spool holds (except keys under `skip`, a running run's prefix),

@@ -105,6 +105,8 @@ class WarcCaptureExtension:
         self.crawler = crawler
         settings = crawler.settings
         self.run = run_for(crawler)
+        crawler.stats.set_value("archive/run_id", self.run.run_id)
+        crawler.stats.set_value("archive/prefix", self.run.prefix)
         self.prefix = settings.get("WARC_PREFIX", "news")
         self.host = safe_segment(socket.gethostname())  # part of every WARC name
         self.writer: WARCWriter | None = None

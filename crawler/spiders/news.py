@@ -1,24 +1,39 @@
 """The `news` spider: seeds -> discovery (feeds, sitemaps, in-site links) -> Article items.
 
-scrapy crawl news -a urls=https://example.org/,https://example.org/feed.xml
-scrapy crawl news -a seeds=seeds/world.txt      # a seed file, or a folder of them
+    scrapy crawl news -a urls=https://example.org/,https://example.org/feed.xml
+    scrapy crawl news -a seeds=seeds/world.txt      # a seed file, or a folder of them
+    scrapy crawl news -a seeds=seeds/ -a since=2026-11-01 -a until=2026-11-24
+    scrapy crawl news -a seeds=seeds/ -a refetch=changed   # or: all (default: none)
+
+Seeds may be pages, feeds or sitemaps; each response is sniffed. Each seed site's robots.txt
+is read for `Sitemap:` lines and Crawl-delay, home pages for advertised feeds. Articles that an
+earlier run stored (the seen-store) are not fetched again; feeds and sitemaps are fetched with
+conditional GET, so an unchanged one costs a 304.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import scrapy
+from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
 
 from crawler import discovery
-from crawler.discovery import DocKind
+from crawler.discovery import DateWindow, DocKind, canonical
+from crawler.extensions import set_crawl_delay, state_dir
 from crawler.extraction import extract, utc_now_iso
 from crawler.items import CAPTURE_FIELDS, CAPTURE_META_KEY, Article
 from crawler.seeds import Seed, SeedError, read_seeds, split_urls
+from crawler.seen import SeenStore, conditional_headers
+
+REFETCH_MODES = ("none", "changed", "all")
+# Responses the spider wants to see although they are not 2xx.
+NOT_MODIFIED = {"handle_httpstatus_list": [304]}
 
 
 class NoSeedsError(ValueError):
@@ -28,7 +43,15 @@ class NoSeedsError(ValueError):
 class NewsSpider(scrapy.Spider):
     name = "news"
 
-    def __init__(self, urls: str | None = None, seeds: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        urls: str | None = None,
+        seeds: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        refetch: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         if not urls and not seeds:
             raise NoSeedsError("the news spider needs -a urls=URL[,URL...] or -a seeds=PATH")
@@ -42,40 +65,132 @@ class NewsSpider(scrapy.Spider):
         if not self.seeds:
             problems = "; ".join(map(str, self.seed_errors)) or "no URL given"
             raise NoSeedsError(f"no valid seed URL ({problems})")
-        # Link-following stays on the seeds' sites; OffsiteMiddleware enforces it (subdomains too).
+        self.refetch = (refetch or "none").lower()
+        if self.refetch not in REFETCH_MODES:
+            raise ValueError(f"-a refetch={refetch!r}: use one of {', '.join(REFETCH_MODES)}")
+        self.since, self.until = since, until
+        # Link-following stays on the seeds' sites (their hosts without www., and below).
         hosts = {urlsplit(s.url).hostname or "" for s in self.seeds}
         self.allowed_domains = sorted({h.removeprefix("www.") for h in hosts if h})
+        self.pages_per_domain: Counter[str] = Counter()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.min_article_chars = crawler.settings.getint("NEWS_MIN_ARTICLE_CHARS", 400)
+        settings = crawler.settings
+        spider.min_article_chars = settings.getint("NEWS_MIN_ARTICLE_CHARS", 400)
+        spider.max_pages_per_domain = settings.getint("NEWS_MAX_PAGES_PER_DOMAIN", 0)
+        spider.window = DateWindow.build(
+            spider.since, spider.until, settings.getfloat("NEWS_MAX_AGE_DAYS", 30)
+        )
+        spider.seen = SeenStore(state_dir(crawler) / f"{spider.name}-seen.sqlite")
+        crawler.signals.connect(spider.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(spider.closed_store, signal=signals.spider_closed)
         return spider
+
+    # --- requests -------------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         stats = self.crawler.stats
         for error in self.seed_errors:
             self.logger.error("invalid seed skipped: %s", error)
             stats.inc_value("news/seeds/invalid")
+        robots_done: set[str] = set()
         for seed in self.seeds:
             stats.inc_value("news/seeds/valid")
-            yield scrapy.Request(seed.url, callback=self.parse, meta={"seed": seed.source})
+            parts = urlsplit(seed.url)
+            robots = f"{parts.scheme}://{parts.netloc}/robots.txt"
+            if robots not in robots_done:
+                robots_done.add(robots)
+                yield scrapy.Request(
+                    robots, callback=self.parse_robots, priority=10,
+                    meta={"dont_obey_robotstxt": True, "handle_httpstatus_all": True},
+                )  # fmt: skip
+            yield self.document_request(seed.url, meta={"seed": seed.source})
+
+    def document_request(self, url: str, meta: dict[str, Any] | None = None) -> scrapy.Request:
+        """A seed, feed or sitemap: always fetched, conditionally when we have validators
+        (unless refetch=all, which re-reads everything)."""
+        validators = self.seen.validators(canonical(url)) if self.refetch != "all" else (None, None)
+        headers = conditional_headers(*validators)
+        return scrapy.Request(
+            url, callback=self.parse, headers=headers, meta={**NOT_MODIFIED, **(meta or {})}
+        )
+
+    def page_request(self, url: str, source: str) -> scrapy.Request | None:
+        """A page found in a feed, sitemap or link: None when it need not be fetched."""
+        key = canonical(url)
+        stats = self.crawler.stats
+        headers: dict[str, str] = {}
+        if self.seen.has_article(key):
+            if self.refetch == "none":
+                stats.inc_value("news/skipped/seen")
+                return None
+            if self.refetch == "changed":
+                headers = conditional_headers(*self.seen.article_validators(key))
+        host = urlsplit(key).hostname or ""
+        if self.max_pages_per_domain and self.pages_per_domain[host] >= self.max_pages_per_domain:
+            stats.inc_value("news/skipped/domain_limit")
+            return None
+        self.pages_per_domain[host] += 1
+        stats.inc_value(f"news/requests_from/{source}")
+        return scrapy.Request(key, callback=self.parse, headers=headers, meta=dict(NOT_MODIFIED))
+
+    def dated(self, entries: Iterator[discovery.Entry], source: str) -> Iterator[scrapy.Request]:
+        for entry in entries:
+            if entry.is_sitemap:
+                yield self.document_request(entry.url)
+            elif not self.window.allows(entry.date):
+                self.crawler.stats.inc_value(f"news/skipped/out_of_window/{source}")
+            elif (request := self.page_request(entry.url, source)) is not None:
+                yield request
+
+    # --- callbacks ------------------------------------------------------------------------
+
+    def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
+        if response.status != 200 or not isinstance(response, TextResponse):
+            return
+        user_agent = self.crawler.settings.get("USER_AGENT", "*")
+        delay = discovery.robots_crawl_delay(response, user_agent)
+        if delay:
+            set_crawl_delay(self.crawler, urlsplit(response.url).hostname or "", delay)
+        for sitemap in discovery.robots_sitemaps(response):
+            yield self.document_request(sitemap)
 
     def parse(self, response: Response) -> Iterator[Article | scrapy.Request]:
+        stats = self.crawler.stats
+        if response.status == 304:
+            stats.inc_value("news/not_modified")
+            for child in self.seen.children(canonical(response.url)):
+                yield self.document_request(child)
+            return
         kind = discovery.sniff(response)
-        self.crawler.stats.inc_value(f"news/pages/{kind.value}")
+        stats.inc_value(f"news/pages/{kind.value}")
         if kind is DocKind.FEED:
-            for url in discovery.feed_links(response):
-                yield response.follow(url, callback=self.parse)
+            self.remember_validators(response)
+            yield from self.dated(discovery.feed_entries(response), "feed")
         elif kind is DocKind.SITEMAP:
-            for url, _is_child_sitemap in discovery.sitemap_links(response):
-                yield response.follow(url, callback=self.parse)
+            entries = list(discovery.sitemap_entries(response))
+            self.remember_validators(response, [e.url for e in entries if e.is_sitemap])
+            yield from self.dated(iter(entries), "sitemap")
         elif kind is DocKind.HTML and isinstance(response, TextResponse):
             article = self.article(response)
             if article is not None:
                 yield article
+            for feed in discovery.advertised_feeds(response):
+                if discovery.in_site(feed, self.allowed_domains):
+                    yield self.document_request(feed)
             for url in discovery.html_links(response, self.allowed_domains):
-                yield response.follow(url, callback=self.parse)
+                if (request := self.page_request(url, "link")) is not None:
+                    yield request
+
+    def remember_validators(self, response: Response, children: list[str] | None = None) -> None:
+        self.seen.save_validators(
+            canonical(response.url),
+            _header(response, b"ETag"),
+            _header(response, b"Last-Modified"),
+            children,
+        )
 
     def article(self, response: TextResponse) -> Article | None:
         """The page's Article with its WARC pointers, or None for index and other pages."""
@@ -96,3 +211,24 @@ class NewsSpider(scrapy.Spider):
                 setattr(article, name, capture[name])
         self.crawler.stats.inc_value("news/articles")
         return article
+
+    # --- seen-store -----------------------------------------------------------------------
+
+    def item_scraped(self, item: Any, response: Response) -> None:
+        """Mark an article seen once the pipelines have stored it, not before."""
+        if isinstance(item, Article):
+            run_id = self.crawler.stats.get_value("archive/run_id") or ""
+            self.seen.mark_article(
+                canonical(item.url),
+                run_id,
+                _header(response, b"ETag"),
+                _header(response, b"Last-Modified"),
+            )
+
+    def closed_store(self) -> None:
+        self.seen.close()
+
+
+def _header(response: Response, name: bytes) -> str | None:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else None

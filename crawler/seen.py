@@ -1,0 +1,113 @@
+"""The seen-store: which articles earlier runs stored, and the validators (ETag,
+Last-Modified) of feeds and sitemaps, so a scheduled run fetches only what is new.
+
+SQLite, one file per archive and spider, beside the archive's local files:
+`<archive or spool>/.state/<spider>-seen.sqlite`. URLs are keyed canonically
+(crawler.discovery.canonical).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    url TEXT PRIMARY KEY,        -- canonical URL
+    run_id TEXT,                 -- run that stored it (last time)
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT
+);
+CREATE TABLE IF NOT EXISTS validators (
+    url TEXT PRIMARY KEY,        -- feed or sitemap URL, canonical
+    etag TEXT,
+    last_modified TEXT,
+    checked TEXT NOT NULL,
+    children TEXT                -- a sitemap index's child sitemaps (JSON list)
+);
+"""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class SeenStore:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        # check_same_thread: Scrapy calls us from its reactor thread only
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+        self.db.executescript(SCHEMA)
+
+    def has_article(self, url: str) -> bool:
+        row = self.db.execute("SELECT 1 FROM articles WHERE url = ?", (url,)).fetchone()
+        return row is not None
+
+    def article_validators(self, url: str) -> tuple[str | None, str | None]:
+        row = self.db.execute(
+            "SELECT etag, last_modified FROM articles WHERE url = ?", (url,)
+        ).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def mark_article(
+        self, url: str, run_id: str, etag: str | None = None, last_modified: str | None = None
+    ) -> None:
+        now = _now()
+        self.db.execute(
+            "INSERT INTO articles (url, run_id, first_seen, last_seen, etag, last_modified)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET run_id = excluded.run_id,"
+            " last_seen = excluded.last_seen, etag = excluded.etag,"
+            " last_modified = excluded.last_modified",
+            (url, run_id, now, now, etag, last_modified),
+        )
+
+    def validators(self, url: str) -> tuple[str | None, str | None]:
+        row = self.db.execute(
+            "SELECT etag, last_modified FROM validators WHERE url = ?", (url,)
+        ).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def save_validators(
+        self,
+        url: str,
+        etag: str | None,
+        last_modified: str | None,
+        children: list[str] | None = None,
+    ) -> None:
+        if not etag and not last_modified:
+            return
+        self.db.execute(
+            "INSERT INTO validators (url, etag, last_modified, checked, children)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET etag = excluded.etag,"
+            " last_modified = excluded.last_modified, checked = excluded.checked,"
+            " children = excluded.children",
+            (url, etag, last_modified, _now(), json.dumps(children) if children else None),
+        )
+
+    def children(self, url: str) -> list[str]:
+        """Child sitemaps a sitemap index listed when it was last fetched: an unchanged (304)
+        index still has to be walked, since its children change on their own."""
+        row = self.db.execute("SELECT children FROM validators WHERE url = ?", (url,)).fetchone()
+        return json.loads(row[0]) if row and row[0] else []
+
+    def count_articles(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
+    """Headers of a conditional GET (a 304 answer then costs nothing)."""
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers
