@@ -29,12 +29,21 @@ REMOTE_CONTROL_ENABLED = (
     False  # no code-execution HTTP endpoint on crawl machines (Scrapy 2.19 default: on)
 )
 
+# --- Refused requests (crawler/middlewares.py: SSRF guard) ------------------------------------
+NEWS_ALLOWED_NETWORKS = []  # CIDRs the crawler may fetch although not public, e.g. 10.1.0.0/16,127.0.0.0/8 (default: public addresses only)
+NEWS_MAX_URL_LENGTH = 2048  # any request (links, redirects, robots.txt, seeds) with a longer URL is refused: news/refused/url_too_long
+URLLENGTH_LIMIT = 0  # Scrapy's spider-output-only length filter off: NEWS_MAX_URL_LENGTH covers every request, redirects too
+DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.SSRFGuardMiddleware": 40,  # before offsite (50) and robots.txt (100): refused hosts get no request at all
+}
+
 # --- What the `news` spider follows -----------------------------------------------------------
 DEPTH_LIMIT = 3  # link hops followed from a seed page (0 = unlimited)
 DEPTH_PRIORITY = 1  # breadth-first: section pages before deep archives
 SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"  # breadth-first with JOBDIR too
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"  # breadth-first in memory
 NEWS_MIN_ARTICLE_CHARS = 400  # an extracted text shorter than this is not an article
+NEWS_EXTRACT_PROCESSES = None  # extraction worker processes (None = one per core; 0 = in the reactor thread)
 NEWS_MAX_AGE_DAYS = 30  # feed/sitemap entries dated older than this are not fetched (-a since= overrides; 0 = no limit)
 NEWS_MAX_PAGES_PER_DOMAIN = 0  # pages requested per site and run (0 = no limit)
 CLOSESPIDER_TIMEOUT = 0  # stop a run after this many seconds (0 = never); also CLOSESPIDER_ITEMCOUNT, CLOSESPIDER_PAGECOUNT

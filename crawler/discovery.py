@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import calendar
 import enum
+import gzip
+import io
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -57,11 +60,24 @@ def _xml_root(body: bytes) -> str:
     return name.split(b":")[-1].decode("latin-1").lower()
 
 
-def sitemap_body(response: Response) -> bytes:
+GZIP_ERRORS = (OSError, EOFError, ValueError, zlib.error)  # torn, bombs (ValueError), garbage
+
+
+def sitemap_body(response: Response, max_size: int = SITEMAP_MAX_BYTES) -> bytes:
+    """The body, gunzipped when it is a .xml.gz served without Content-Encoding (at most
+    `max_size` bytes inflated: a small file can be a decompression bomb)."""
     body = response.body
-    if body[:2] == b"\x1f\x8b":  # a .xml.gz served without Content-Encoding
-        body = gunzip(body, max_size=SITEMAP_MAX_BYTES)
+    if body[:2] == b"\x1f\x8b":
+        body = gunzip(body, max_size=min(max_size or SITEMAP_MAX_BYTES, SITEMAP_MAX_BYTES))
     return body
+
+
+def _head(body: bytes, size: int = 2048) -> bytes:
+    """The first bytes of a body, inflating only that much of a gzipped one."""
+    if body[:2] != b"\x1f\x8b":
+        return body[:size]
+    with gzip.GzipFile(fileobj=io.BytesIO(body)) as handle:
+        return handle.read(size)
 
 
 def sniff(response: Response) -> DocKind:
@@ -72,8 +88,8 @@ def sniff(response: Response) -> DocKind:
     if ctype in ("text/html", "application/xhtml+xml"):
         return DocKind.HTML
     try:
-        root = _xml_root(sitemap_body(response))
-    except OSError:
+        root = _xml_root(_head(response.body))
+    except GZIP_ERRORS:
         return DocKind.OTHER
     if root in ("rss", "feed", "rdf"):
         return DocKind.FEED
@@ -128,9 +144,10 @@ class NewsSitemap(Sitemap):
         return found
 
 
-def sitemap_entries(response: Response) -> Iterator[Entry]:
-    """URLs of a sitemap (dated by news:publication_date, else lastmod) or sitemap index."""
-    sitemap = NewsSitemap(sitemap_body(response))
+def sitemap_entries(response: Response, max_size: int = SITEMAP_MAX_BYTES) -> Iterator[Entry]:
+    """URLs of a sitemap (dated by news:publication_date, else lastmod) or sitemap index.
+    Raises one of GZIP_ERRORS for a broken or oversized gzipped sitemap."""
+    sitemap = NewsSitemap(sitemap_body(response, max_size))
     is_index = sitemap.type == "sitemapindex"
     for item in sitemap:
         loc = item.get("loc")

@@ -18,8 +18,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PAGES_JSON = PROJECT_ROOT / "crawler" / "demo" / "pages.json"
 # The demo page built from ../shared/seed: a real scraped page with its chrome.
 SEED_PAGE = "/latest/azerbaijans-military-operation-in-nagorno-karabakh/"
-# The demo site is ours and on loopback: no politeness delay needed in tests.
-FAST = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0"]
+# The demo site is ours and on loopback: no politeness delay needed in tests, and loopback
+# allowed past the SSRF guard (crawler/middlewares.py), which refuses non-public addresses.
+ALLOW_LOOPBACK = "NEWS_ALLOWED_NETWORKS=127.0.0.0/8,::1/128"
+FAST = ["-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0", "-s", ALLOW_LOOPBACK]
 
 
 def demo_pages() -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ import urllib.request
 from pathlib import Path
 
 from crawler.demo.server import DemoServer
-from tests.conftest import PROJECT_ROOT, SEED_PAGE, demo_pages, scrapy
+from tests.conftest import ALLOW_LOOPBACK, PROJECT_ROOT, SEED_PAGE, demo_pages, scrapy
 
 
 def test_extract_saved_file_url_and_missing_file(demo_server: DemoServer, tmp_path: Path) -> None:
@@ -23,7 +23,14 @@ def test_extract_saved_file_url_and_missing_file(demo_server: DemoServer, tmp_pa
 
     saved_result = scrapy("extract", str(saved), "--url", "https://gazette.example.org/story")
     result = scrapy(
-        "extract", live_url, index_url, str(tmp_path / "missing.html"), "-s", "LOG_LEVEL=WARNING"
+        "extract",
+        live_url,
+        index_url,
+        str(tmp_path / "missing.html"),
+        "-s",
+        "LOG_LEVEL=WARNING",
+        "-s",
+        ALLOW_LOOPBACK,
     )
 
     assert saved_result.returncode == 0, saved_result.stderr

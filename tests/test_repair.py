@@ -15,7 +15,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from crawler.demo.server import DemoServer
 from pipelines.repair import complete_members_length, repair_open_file
-from tests.conftest import PROJECT_ROOT, scrapy, text_records
+from tests.conftest import ALLOW_LOOPBACK, FAST, PROJECT_ROOT, scrapy, text_records
 
 
 def test_complete_members_length_stops_at_a_torn_member(tmp_path: Path) -> None:
@@ -47,7 +47,7 @@ def test_sigkilled_crawl_is_repaired_by_the_next_run(tmp_path: Path) -> None:
             [sys.executable, "-m", "scrapy", "crawl", "news", "-a", f"urls={server.base_url}/",
              "-s", f"ARCHIVE_URI={archive}", "-s", "ARCHIVE_RUN_ID=killed",
              "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0.3",
-             "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1"],
+             "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1", "-s", ALLOW_LOOPBACK],
             cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         run_dir = archive / "news" / "killed"
@@ -68,7 +68,7 @@ def test_sigkilled_crawl_is_repaired_by_the_next_run(tmp_path: Path) -> None:
         rerun = scrapy(
             "crawl", "news", "-a", f"urls={server.base_url}/feed.xml",
             "-s", f"ARCHIVE_URI={archive}", "-s", "ARCHIVE_RUN_ID=next",
-            "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0",
+            *FAST,
         )  # fmt: skip
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert f"repaired orphaned {warc_open}" in rerun.stderr

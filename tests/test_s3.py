@@ -20,7 +20,7 @@ from scrapy.settings import Settings
 
 from crawler.demo.server import DemoServer
 from pipelines.s3 import S3ArchiveStore
-from tests.conftest import FAST, PROJECT_ROOT
+from tests.conftest import ALLOW_LOOPBACK, FAST, PROJECT_ROOT
 
 BUCKET = "news-archive"  # moto rejects some names real S3 takes (e.g. one letter)
 
@@ -203,7 +203,8 @@ def test_s3_outage_mid_crawl_loses_nothing(moto: Moto, tmp_path: Path) -> None:
     with DemoServer() as site:
         process = crawl(site.base_url, *common, "ARCHIVE_RUN_ID=outage", "WARC_MAX_SIZE=20000",
                         "TEXT_SHARD_MAX_RECORDS=2", "AUTOTHROTTLE_ENABLED=False",
-                        "DOWNLOAD_DELAY=0.15", "CONCURRENT_REQUESTS_PER_DOMAIN=1")  # fmt: skip
+                        "DOWNLOAD_DELAY=0.15", "CONCURRENT_REQUESTS_PER_DOMAIN=1",
+                        ALLOW_LOOPBACK)  # fmt: skip
         deadline = time.monotonic() + 60
         while not objects("crawls/news/outage/") and time.monotonic() < deadline:
             time.sleep(0.2)

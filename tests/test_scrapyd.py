@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 import pytest
 
 from crawler.demo.server import DemoServer
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import ALLOW_LOOPBACK, PROJECT_ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -252,6 +252,7 @@ def test_scheduled_crawl_runs_to_completion(
                 ("setting", f"ARCHIVE_RUN_ID={RUN_ID}"),
                 ("setting", "AUTOTHROTTLE_ENABLED=False"),
                 ("setting", "DOWNLOAD_DELAY=0"),
+                ("setting", ALLOW_LOOPBACK),
             ],
         )
         assert answer["status"] == "ok", answer

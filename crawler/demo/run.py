@@ -30,6 +30,7 @@ def crawl_command(base_url: str, archive: str, run_id: str) -> list[str]:
         "-s", f"ARCHIVE_RUN_ID={run_id}",
         "-s", "AUTOTHROTTLE_ENABLED=False",
         "-s", "DOWNLOAD_DELAY=0",
+        "-s", "NEWS_ALLOWED_NETWORKS=127.0.0.0/8,::1/128",  # the SSRF guard refuses loopback
         "-s", "WACZ_ENABLED=True",
         "-s", "LOG_LEVEL=INFO",
     ]  # fmt: skip

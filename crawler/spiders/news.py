@@ -26,7 +26,8 @@ from scrapy.http import Response, TextResponse
 from crawler import discovery
 from crawler.discovery import DateWindow, DocKind, canonical
 from crawler.extensions import set_crawl_delay, state_dir
-from crawler.extraction import extract, utc_now_iso
+from crawler.extraction import utc_now_iso
+from crawler.extraction_pool import ExtractionPool
 from crawler.items import CAPTURE_FIELDS, CAPTURE_META_KEY, Article
 from crawler.seeds import Seed, SeedError, read_seeds, split_urls
 from crawler.seen import SeenStore, conditional_headers
@@ -84,6 +85,8 @@ class NewsSpider(scrapy.Spider):
             spider.since, spider.until, settings.getfloat("NEWS_MAX_AGE_DAYS", 30)
         )
         spider.seen = SeenStore(state_dir(crawler) / f"{spider.name}-seen.sqlite")
+        processes = settings.get("NEWS_EXTRACT_PROCESSES")
+        spider.extractor = ExtractionPool(None if processes in (None, "") else int(processes))
         crawler.signals.connect(spider.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(spider.closed_store, signal=signals.spider_closed)
         return spider
@@ -157,7 +160,7 @@ class NewsSpider(scrapy.Spider):
         for sitemap in discovery.robots_sitemaps(response):
             yield self.document_request(sitemap)
 
-    def parse(self, response: Response) -> Iterator[Article | scrapy.Request]:
+    async def parse(self, response: Response) -> AsyncIterator[Article | scrapy.Request]:
         stats = self.crawler.stats
         if response.status == 304:
             stats.inc_value("news/not_modified")
@@ -168,13 +171,23 @@ class NewsSpider(scrapy.Spider):
         stats.inc_value(f"news/pages/{kind.value}")
         if kind is DocKind.FEED:
             self.remember_validators(response)
-            yield from self.dated(discovery.feed_entries(response), "feed")
+            for request in self.dated(discovery.feed_entries(response), "feed"):
+                yield request
         elif kind is DocKind.SITEMAP:
-            entries = list(discovery.sitemap_entries(response))
+            max_size = response.meta.get("download_maxsize") or self.settings.getint(
+                "DOWNLOAD_MAXSIZE"
+            )
+            try:
+                entries = list(discovery.sitemap_entries(response, max_size))
+            except discovery.GZIP_ERRORS as exc:
+                self.logger.warning("unreadable sitemap skipped: %s (%r)", response.url, exc)
+                stats.inc_value("news/skipped/bad_sitemap")
+                return
             self.remember_validators(response, [e.url for e in entries if e.is_sitemap])
-            yield from self.dated(iter(entries), "sitemap")
+            for request in self.dated(iter(entries), "sitemap"):
+                yield request
         elif kind is DocKind.HTML and isinstance(response, TextResponse):
-            article = self.article(response)
+            article = await self.article(response)
             if article is not None:
                 yield article
             for feed in discovery.advertised_feeds(response):
@@ -192,11 +205,11 @@ class NewsSpider(scrapy.Spider):
             children,
         )
 
-    def article(self, response: TextResponse) -> Article | None:
+    async def article(self, response: TextResponse) -> Article | None:
         """The page's Article with its WARC pointers, or None for index and other pages."""
         capture = response.meta.get(CAPTURE_META_KEY, {})
         fetched_at = capture.get("fetched_at") or utc_now_iso()
-        result = extract(
+        result = await self.extractor.extract(
             response.text, response.url, fetched_at=fetched_at, min_chars=self.min_article_chars
         )
         if result.article is None or result.not_article:
@@ -226,6 +239,7 @@ class NewsSpider(scrapy.Spider):
             )
 
     def closed_store(self) -> None:
+        self.extractor.close()
         self.seen.close()
 
 
