@@ -6,7 +6,7 @@ Override any of them per run with ``-s NAME=VALUE``.
 BOT_NAME = "newsarchiver"  # name used in logs and the default user agent
 SPIDER_MODULES = ["crawler.spiders"]  # where `scrapy crawl` finds the `news` spider
 NEWSPIDER_MODULE = "crawler.spiders"  # where `scrapy genspider` puts new spiders
-COMMANDS_MODULE = "crawler.commands"  # adds `scrapy extract` (and later `scrapy corpus ...`)
+COMMANDS_MODULE = "crawler.commands"  # adds `scrapy extract` and `scrapy corpus wacz|push`
 
 # --- Politeness -------------------------------------------------------------------------------
 USER_AGENT = "newsarchiver/0.1 (+https://example.org/newsarchiver; crawler contact page)"  # who we are; replace the URL with your contact page
@@ -25,9 +25,7 @@ RETRY_TIMES = 2  # retries of a failed request (timeouts, 5xx) before it is give
 REDIRECT_MAX_TIMES = 10  # longest redirect chain followed
 COOKIES_ENABLED = False  # news pages do not need cookies, and we never archive them
 TELNETCONSOLE_ENABLED = False  # no listening telnet port on crawl machines
-REMOTE_CONTROL_ENABLED = (
-    False  # no code-execution HTTP endpoint on crawl machines (Scrapy 2.19 default: on)
-)
+REMOTE_CONTROL_ENABLED = False  # no code-execution HTTP endpoint on crawl machines (Scrapy 2.19 default: on)
 
 # --- Refused requests (crawler/middlewares.py: SSRF guard) ------------------------------------
 NEWS_ALLOWED_NETWORKS = []  # CIDRs the crawler may fetch although not public, e.g. 10.1.0.0/16,127.0.0.0/8 (default: public addresses only)
@@ -49,14 +47,12 @@ NEWS_MAX_PAGES_PER_DOMAIN = 0  # pages requested per site and run (0 = no limit)
 CLOSESPIDER_TIMEOUT = 0  # stop a run after this many seconds (0 = never); also CLOSESPIDER_ITEMCOUNT, CLOSESPIDER_PAGECOUNT
 
 # --- Archive ----------------------------------------------------------------------------------
-ARCHIVE_URI = "archive"  # local folder (or file:// URI) the run is written under
+ARCHIVE_URI = "archive"  # where runs are written: a local folder, file:// URI or s3://bucket/prefix
 ARCHIVE_RUN_ID = ""  # fixed run id (default: UTC start time plus a random suffix)
 WARC_PREFIX = "news"  # first part of IIPC-style WARC names <prefix>-<timestamp>-<serial>-<host>
 WARC_MAX_SIZE = 1024**3  # rotate to a new WARC file after this many bytes (1 GiB)
 WARC_MAX_AGE = 24 * 3600  # rotate to a new WARC file after this many seconds
-WARC_DEDUP = (
-    True  # an unchanged payload (this run or an earlier run's index) is written as a revisit record
-)
+WARC_DEDUP = True  # an unchanged payload (this run or an earlier run's index) is written as a revisit record
 WACZ_ENABLED = False  # also package each run as <run_id>.wacz (or later: scrapy corpus wacz RUN)
 TEXT_SHARD_MAX_RECORDS = 10_000  # articles per text/*.jsonl.gz shard before a new one starts
 
