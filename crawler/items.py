@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 # request.meta key under which the WARC capture hook leaves, for the spider, where the response
@@ -36,7 +36,3 @@ class Article:
     def to_record(self) -> dict[str, Any]:
         """The JSON-ready dict written to text shards and printed by `scrapy extract`."""
         return asdict(self)
-
-    @classmethod
-    def field_names(cls) -> list[str]:
-        return [f.name for f in fields(cls)]

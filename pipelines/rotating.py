@@ -52,7 +52,6 @@ class RotatingFile:
         self._handle: BinaryIO | None = None
         self._path: Path | None = None
         self._opened_at = 0.0
-        self.closed_paths: list[Path] = []
 
     @property
     def name(self) -> str:
@@ -112,7 +111,6 @@ class RotatingFile:
         os.fsync(handle.fileno())
         handle.close()
         path.with_name(path.name + OPEN_SUFFIX).rename(path)
-        self.closed_paths.append(path)
         counts = self.on_close(path, self.records) if self.on_close else self.records
         self.run.persist(key, path, counts)
         return path
