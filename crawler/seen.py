@@ -12,6 +12,7 @@ import json
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -101,6 +102,13 @@ class SeenStore:
 
     def close(self) -> None:
         self.db.close()
+
+
+def seen_store_path(crawler: Any) -> Path:
+    """Where a crawler's seen-store lives (shared by the spider and crash repair)."""
+    from crawler.extensions import state_dir
+
+    return state_dir(crawler) / f"{crawler.spidercls.name}-seen.sqlite"
 
 
 def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:

@@ -8,6 +8,8 @@ holds (it keeps an flock on them) are left alone.
 from __future__ import annotations
 
 import fcntl
+import gzip
+import json
 import logging
 import os
 import zlib
@@ -99,6 +101,11 @@ def repair_orphans(root: Path) -> list[Repaired]:
     return done
 
 
+def shard_urls(path: Path) -> list[str]:
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        return [json.loads(line)["url"] for line in handle if line.strip()]
+
+
 class OrphanRepairExtension:
     """On spider_opened, before any file of this run is opened, repair earlier runs' orphans."""
 
@@ -110,12 +117,31 @@ class OrphanRepairExtension:
     def from_crawler(cls, crawler: Crawler) -> OrphanRepairExtension:
         return cls(crawler)
 
+    def mark_stored_articles_seen(self, repaired: list[Path]) -> None:
+        """A killed run may have written an article but died before marking it seen: what a
+        repaired text shard holds is stored, so the next run must not fetch it again."""
+        shards = [p for p in repaired if p.parent.name == "text"]
+        if not shards:
+            return
+        from crawler.discovery import canonical
+        from crawler.seen import SeenStore, seen_store_path
+
+        store = SeenStore(seen_store_path(self.crawler))
+        try:
+            for shard in shards:
+                for url in shard_urls(shard):
+                    if not store.has_article(canonical(url)):
+                        store.mark_article(canonical(url), shard.parent.parent.name)
+        finally:
+            store.close()
+
     def spider_opened(self) -> None:
         run = run_for(self.crawler)
         folder = run.store.local_root / run.spider
         if folder.is_dir():
             repaired = repair_orphans(folder)
             self.crawler.stats.set_value("archive/repaired_files", len(repaired))
+            self.mark_stored_articles_seen([r.path for r in repaired if r.kept_bytes])
         push = getattr(run.store, "push", None)
         if push is not None and run.store.spooled():  # S3: what earlier runs could not upload
             # one attempt each: if S3 is still down, the crawl should not wait on it

@@ -6,6 +6,7 @@ import fcntl
 import gzip
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,7 +16,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from crawler.demo.server import DemoServer
 from pipelines.repair import complete_members_length, repair_open_file
-from tests.conftest import ALLOW_LOOPBACK, FAST, PROJECT_ROOT, scrapy, text_records
+from tests.conftest import ALLOW_LOOPBACK, FAST, PROJECT_ROOT, demo_pages, scrapy, text_records
 
 
 def test_complete_members_length_stops_at_a_torn_member(tmp_path: Path) -> None:
@@ -88,3 +89,39 @@ def text_records_open(path: Path) -> list[bytes]:
     """Complete records in a shard still being written (one gzip member per line)."""
     length = complete_members_length(path)
     return gzip.decompress(path.read_bytes()[:length]).splitlines() if length else []
+
+
+def test_killed_and_rerun_crawl_loses_and_duplicates_no_article(tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    with DemoServer() as server:
+        crawl = subprocess.Popen(
+            [sys.executable, "-m", "scrapy", "crawl", "news", "-a", f"urls={server.base_url}/",
+             "-s", f"ARCHIVE_URI={archive}", "-s", "ARCHIVE_RUN_ID=killed",
+             "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0.2",
+             "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1", "-s", ALLOW_LOOPBACK],
+            cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        killed_dir = archive / "news" / "killed"
+        while time.monotonic() < deadline:
+            shards = list(killed_dir.glob("text/*.open"))
+            if shards and len(text_records_open(shards[0])) >= 4:
+                break
+            time.sleep(0.05)
+        os.kill(crawl.pid, signal.SIGKILL)
+        crawl.wait()
+        # the worst moment to die: records written, but none of them marked seen yet
+        with sqlite3.connect(archive / ".state" / "news-seen.sqlite") as seen:
+            seen.execute("DELETE FROM articles")
+        rerun = scrapy(
+            "crawl", "news", "-a", f"urls={server.base_url}/",
+            "-s", f"ARCHIVE_URI={archive}", "-s", "ARCHIVE_RUN_ID=rerun", *FAST,
+        )  # fmt: skip
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    first = [r["url"] for r in text_records(killed_dir)]
+    second = [r["url"] for r in text_records(archive / "news" / "rerun")]
+    assert len(first) >= 4 and len(set(first)) == len(first)
+    assert len(set(second)) == len(second)
+    assert not set(first) & set(second), "an article stored before the kill was stored again"
+    articles = {server.base_url + p["path"] for p in demo_pages() if p["kind"] == "article"}
+    assert set(first) | set(second) == articles  # nothing lost

@@ -25,12 +25,12 @@ from scrapy.http import Response, TextResponse
 
 from crawler import discovery
 from crawler.discovery import DateWindow, DocKind, canonical
-from crawler.extensions import set_crawl_delay, state_dir
+from crawler.extensions import set_crawl_delay
 from crawler.extraction import utc_now_iso
 from crawler.extraction_pool import ExtractionPool
 from crawler.items import CAPTURE_FIELDS, CAPTURE_META_KEY, Article
 from crawler.seeds import Seed, SeedError, read_seeds, split_urls
-from crawler.seen import SeenStore, conditional_headers
+from crawler.seen import SeenStore, conditional_headers, seen_store_path
 
 REFETCH_MODES = ("none", "changed", "all")
 # Responses the spider wants to see although they are not 2xx.
@@ -84,7 +84,7 @@ class NewsSpider(scrapy.Spider):
         spider.window = DateWindow.build(
             spider.since, spider.until, settings.getfloat("NEWS_MAX_AGE_DAYS", 30)
         )
-        spider.seen = SeenStore(state_dir(crawler) / f"{spider.name}-seen.sqlite")
+        spider.seen = SeenStore(seen_store_path(crawler))
         processes = settings.get("NEWS_EXTRACT_PROCESSES")
         spider.extractor = ExtractionPool(None if processes in (None, "") else int(processes))
         crawler.signals.connect(spider.item_scraped, signal=signals.item_scraped)
