@@ -74,8 +74,9 @@ def extract(
     if doc is None:
         return Extraction(None, "no_text")
     latest = metadata.latest_plausible(fetched_at)
-    site = metadata.sitename(tree, page, doc.sitename, url)
-    title = metadata.headline(tree, page, doc.title, site, url)
+    headings = metadata.Headings.read(tree)
+    site = metadata.sitename(page, headings, doc.sitename, url)
+    title = metadata.headline(page, headings, doc.title, site, url)
     author = metadata.author(tree, page, doc.author)
     text = clean_text(doc.text or "", title, author)
     # Live blogs: the JSON-LD updates are the complete, ordered record when they are not

@@ -249,16 +249,26 @@ def author(tree: lxml_html.HtmlElement, page: PageData, fallback: str | None) ->
     return clean_author(meta) or guess
 
 
-def sitename(
-    tree: lxml_html.HtmlElement, page: PageData, fallback: str | None, url: str
-) -> str | None:
+@dataclass(frozen=True)
+class Headings:
+    """The page's <title> and first <h1>, read once and used for both title and site name."""
+
+    title_tag: str | None
+    h1: str | None
+
+    @classmethod
+    def read(cls, tree: lxml_html.HtmlElement) -> Headings:
+        return cls(tree.findtext(".//title"), first_h1(tree))
+
+
+def sitename(page: PageData, headings: Headings, fallback: str | None, url: str) -> str | None:
     """og:site_name, the publisher, application-name, the title's suffix, the host."""
     publisher = page.article.get("publisher")
     candidates = [
         page.meta.get("og:site_name"),
         publisher.get("name") if isinstance(publisher, dict) else None,
         page.meta.get("application-name"),
-        site_from_title(tree.findtext(".//title"), first_h1(tree)),
+        site_from_title(headings.title_tag, headings.h1),
         fallback,
     ]
     host = urlsplit(url).hostname or ""
@@ -316,20 +326,19 @@ def first_h1(tree: lxml_html.HtmlElement) -> str | None:
 
 
 def headline(
-    tree: lxml_html.HtmlElement, page: PageData, fallback: str | None, site: str | None, url: str
+    page: PageData, headings: Headings, fallback: str | None, site: str | None, url: str
 ) -> str | None:
     """JSON-LD headline, og:title, <title>, trafilatura's: the first found, suffix removed."""
-    h1 = first_h1(tree)
     candidates = [
         page.article.get("headline"),
         page.meta.get("og:title"),
-        tree.findtext(".//title"),
+        headings.title_tag,
         fallback,
     ]
     for candidate in candidates:
         if isinstance(candidate, str) and candidate.strip():
-            return clean_title(candidate, site, url, h1)
-    return h1
+            return clean_title(candidate, site, url, headings.h1)
+    return headings.h1
 
 
 def canonical_url(tree: lxml_html.HtmlElement, page: PageData, url: str) -> str:

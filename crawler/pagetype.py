@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from urllib.parse import parse_qs, urlsplit
 
 from lxml import html as lxml_html
@@ -54,7 +55,13 @@ class PageSignals:
     teasers: int = 0
     not_free: bool = False
     paywall_prompt: bool = False
-    link_texts: set[str] = field(default_factory=set)
+    tree: lxml_html.HtmlElement | None = None
+
+    @cached_property
+    def link_texts(self) -> set[str]:
+        """Texts of the page's longer links: read only for pages the cheaper checks pass."""
+        anchors = self.tree.iter("a") if self.tree is not None else ()
+        return {t for t in (_normalise(a.text_content()) for a in anchors) if len(t) > 20}
 
     @property
     def declares_article(self) -> bool:
@@ -92,9 +99,7 @@ def page_signals(tree: lxml_html.HtmlElement, page: PageData) -> PageSignals:
     signals.teasers = len(tree.xpath(TEASER_XPATH))
     body_text = tree.xpath("string(//body)")
     signals.paywall_prompt = bool(PAYWALL_TEXT.search(body_text))
-    signals.link_texts = {
-        t for t in (_normalise(a.text_content()) for a in tree.iter("a")) if len(t) > 20
-    }
+    signals.tree = tree
     return signals
 
 
