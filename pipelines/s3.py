@@ -48,10 +48,15 @@ def b64_sha256(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
 
 
-def expected_checksum(path: Path, multipart_threshold: int, chunk_size: int) -> str:
+def expected_checksum(
+    path: Path, multipart_threshold: int, chunk_size: int, sha256_hex: str = ""
+) -> str:
     """The ChecksumSHA256 S3 reports for this file uploaded with this transfer config: of the
-    whole file, or for multipart uploads of the concatenated part checksums."""
+    whole file (from `sha256_hex` when the caller already has it), or for multipart uploads
+    of the concatenated part checksums."""
     size = path.stat().st_size
+    if size < multipart_threshold and sha256_hex:
+        return base64.b64encode(bytes.fromhex(sha256_hex)).decode("ascii")
     with path.open("rb") as handle:
         if size < multipart_threshold:
             return b64_sha256(handle.read())
@@ -114,9 +119,11 @@ class S3ArchiveStore:
     def persist(self, key: str, path: Path, sha256: str = "", retries: int | None = None) -> None:
         """Queue the upload; the crawl goes on while it runs."""
         with self._lock:
-            self._pending[key] = self._pool.submit(self.upload, key, path, retries)
+            self._pending[key] = self._pool.submit(self.upload, key, path, retries, sha256)
 
-    def upload(self, key: str, path: Path, retries: int | None = None) -> bool:
+    def upload(
+        self, key: str, path: Path, retries: int | None = None, sha256: str = ""
+    ) -> bool:
         """Upload, verify, delete the local copy. False (file kept) when it cannot be done."""
         object_key = self.object_key(key)
         retries = self.retries if retries is None else retries
@@ -127,7 +134,7 @@ class S3ArchiveStore:
                     str(path), self.bucket, object_key,
                     ExtraArgs=self.extra_args, Config=self.transfer,
                 )  # fmt: skip
-                self.verify(path, object_key)
+                self.verify(path, object_key, sha256)
             except (BotoCoreError, ClientError, OSError, ValueError) as exc:
                 wait = self.backoff * 2**attempt
                 level = logging.WARNING if attempt < retries else logging.ERROR
@@ -147,13 +154,13 @@ class S3ArchiveStore:
         logger.error("kept in the spool for `scrapy corpus push`: %s", path)
         return False
 
-    def verify(self, path: Path, object_key: str) -> None:
+    def verify(self, path: Path, object_key: str, sha256: str = "") -> None:
         head = self.client.head_object(Bucket=self.bucket, Key=object_key, ChecksumMode="ENABLED")
         if head["ContentLength"] != path.stat().st_size:
             raise ValueError(f"size mismatch for {object_key}")
         reported = (head.get("ChecksumSHA256") or "").split("-")[0]
         wanted = expected_checksum(
-            path, self.transfer.multipart_threshold, self.transfer.multipart_chunksize
+            path, self.transfer.multipart_threshold, self.transfer.multipart_chunksize, sha256
         )
         if reported != wanted:
             raise ValueError(f"checksum mismatch for {object_key}: {reported!r} != {wanted!r}")
