@@ -81,6 +81,11 @@ S3_UPLOAD_WORKERS = 2  # files uploaded at once, beside the crawl
 S3_UPLOAD_RETRIES = 4  # whole-upload retries after boto3's own request retries
 S3_RETRY_BACKOFF = 2.0  # seconds before the first retry, doubled each time
 
+# --- Corpus tools (`scrapy corpus ls|get|export|report|push`) ---------------------------------
+CORPUS_DEDUP_THRESHOLD = 0.8  # estimated Jaccard similarity of word shingles from which two articles are near-duplicates (syndicated copies)
+CORPUS_DEDUP_NUM_PERM = 128  # MinHash permutations per article: more is more exact and slower
+CORPUS_DEDUP_SHINGLE_WORDS = 5  # words per shingle compared by near-duplicate detection
+
 # --- Logging and encoding ---------------------------------------------------------------------
 LOG_LEVEL = "INFO"  # DEBUG lists every request
 FEED_EXPORT_ENCODING = "utf-8"  # `-o` exports in UTF-8, not \u escapes
