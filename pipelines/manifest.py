@@ -10,13 +10,16 @@ from __future__ import annotations
 import json
 import logging
 import platform
+from collections import Counter
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.crawler import Crawler
 
+from crawler.items import Article
 from pipelines.run import run_for
 from pipelines.s3 import MANIFEST_NAME
 
@@ -55,7 +58,7 @@ def run_stats(stats: dict[str, Any]) -> dict[str, Any]:
     for name, value in stats.items():
         for prefix, kind in ERROR_STATS.items():
             if name.startswith(prefix):
-                errors[f"{kind}/{name[len(prefix):].rsplit('.', 1)[-1]}"] = value
+                errors[f"{kind}/{name[len(prefix) :].rsplit('.', 1)[-1]}"] = value
     return {
         "requests": stats.get("downloader/request_count", 0),
         "responses": stats.get("response_received_count", 0),
@@ -77,12 +80,44 @@ def run_stats(stats: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class ContentSummary:
+    """What the run's articles cover, so `scrapy corpus ls` can show it and `corpus get` can
+    skip runs that cannot match a filter without downloading their text."""
+
+    def __init__(self) -> None:
+        self.domains: Counter[str] = Counter()
+        self.languages: Counter[str] = Counter()
+        self.dates: list[str] = []  # [earliest, latest] publication date seen
+
+    def add(self, item: Article) -> None:
+        self.domains[urlsplit(item.url).hostname or ""] += 1
+        self.languages[item.language or "unknown"] += 1
+        if item.date:
+            day = item.date[:10]
+            low, high = self.dates or [day, day]
+            self.dates = [min(low, day), max(high, day)]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "date_min": self.dates[0] if self.dates else None,
+            "date_max": self.dates[1] if self.dates else None,
+            "domains": dict(self.domains.most_common()),
+            "languages": dict(self.languages.most_common()),
+        }
+
+
 class RunManifestExtension:
     """On spider_closed, after the writers (a higher EXTENSIONS number connects later)."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
+        self.content = ContentSummary()
+        crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    def item_scraped(self, item: Any) -> None:
+        if isinstance(item, Article):  # stored by the pipelines: it counts
+            self.content.add(item)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunManifestExtension:
@@ -108,6 +143,7 @@ class RunManifestExtension:
                 for key, entry in sorted(run.files.items())
             ],
             "stats": run_stats(stats),
+            "content": self.content.as_dict(),
             "settings": {name: settings.get(name) for name in RECORDED_SETTINGS},
             "software": software_versions(),
         }

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import boto3
 from boto3.s3.transfer import TransferConfig
+from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -65,6 +66,21 @@ def expected_checksum(
     return b64_sha256(b"".join(parts))
 
 
+def s3_client(settings: Any = None, anonymous: bool = False) -> Any:
+    """A boto3 S3 client for S3_ENDPOINT_URL / S3_REGION; credentials from boto3's chain, or
+    none at all for a public bucket (`anonymous`)."""
+    endpoint = _setting(settings, "S3_ENDPOINT_URL", "") or os.environ.get("S3_ENDPOINT_URL")
+    config = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10)
+    if anonymous:
+        config = config.merge(Config(signature_version=UNSIGNED))
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=endpoint or None,  # None: boto3 honours AWS_ENDPOINT_URL itself
+        region_name=_setting(settings, "S3_REGION", "") or None,
+        config=config,
+    )
+
+
 class S3ArchiveStore:
     """`s3://bucket/prefix`: keys become `prefix/key` objects."""
 
@@ -94,13 +110,7 @@ class S3ArchiveStore:
             self.extra_args["ServerSideEncryption"] = sse
             if kms_key := _setting(settings, "S3_SSE_KMS_KEY_ID", ""):
                 self.extra_args["SSEKMSKeyId"] = kms_key
-        endpoint = _setting(settings, "S3_ENDPOINT_URL", "") or os.environ.get("S3_ENDPOINT_URL")
-        self.client = boto3.session.Session().client(
-            "s3",
-            endpoint_url=endpoint or None,  # None: boto3 honours AWS_ENDPOINT_URL itself
-            region_name=_setting(settings, "S3_REGION", "") or None,
-            config=Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10),
-        )
+        self.client = s3_client(settings)
         self._pool = ThreadPoolExecutor(
             max_workers=int(_setting(settings, "S3_UPLOAD_WORKERS", 2)),
             thread_name_prefix="s3-upload",

@@ -1,0 +1,193 @@
+"""`scrapy corpus export`: one deduplicated dataset of articles, as JSON Lines or Parquet.
+
+Three streaming passes over the text shards, so memory holds per-article keys, never texts:
+1. the same article fetched by several runs (one canonical URL) keeps its latest fetch;
+2. the survivors go through exact and near-duplicate detection (crawler.corpus.dedup);
+3. rows are written with their cluster id; duplicates are dropped unless kept.
+Parquet is hive-partitioned by publication day (`pub_date=2026-11-24/`, undated articles under
+pub_date=__HIVE_DEFAULT_PARTITION__), which DuckDB, pandas and Spark read as a column.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from crawler.corpus.catalog import RunEntry
+from crawler.corpus.dedup import Deduplicator
+from crawler.corpus.select import RecordFilter, domain_of, run_records
+from crawler.corpus.source import CorpusError
+
+FORMATS = ("jsonl", "parquet")
+JSONL_NAME = "articles.jsonl.gz"
+BATCH_ROWS = 2000
+
+SCHEMA = pa.schema([
+    ("id", pa.string()), ("url", pa.string()), ("canonical_url", pa.string()),
+    ("domain", pa.string()), ("title", pa.string()), ("author", pa.string()),
+    ("date", pa.timestamp("s", tz="UTC")), ("date_modified", pa.timestamp("s", tz="UTC")),
+    ("pub_date", pa.date32()), ("sitename", pa.string()), ("language", pa.string()),
+    ("description", pa.string()), ("tags", pa.list_(pa.string())), ("text", pa.string()),
+    ("fetched_at", pa.timestamp("s", tz="UTC")), ("status", pa.int16()),
+    ("spider", pa.string()), ("run_id", pa.string()), ("warc_key", pa.string()),
+    ("warc_record_id", pa.string()), ("warc_offset", pa.int64()),
+    ("cluster_id", pa.string()), ("duplicate", pa.string()), ("duplicate_of", pa.string()),
+])  # fmt: skip
+COLUMNS = SCHEMA.names
+TIMESTAMPS = ("date", "date_modified", "fetched_at")
+
+
+@dataclass
+class ExportSummary:
+    format: str
+    out: Path
+    runs: list[RunEntry]
+    matched: int = 0  # records the filter selected
+    url_duplicates: int = 0  # earlier fetches of an article a later run fetched again
+    exact: int = 0
+    near: int = 0
+    clusters: int = 0  # clusters of more than one article
+    exported: int = 0
+    kept_duplicates: bool = False
+    dates: list[str] = field(default_factory=list)  # [earliest, latest] publication day
+    undated: int = 0
+    domains: Counter[str] = field(default_factory=Counter)
+    languages: Counter[str] = field(default_factory=Counter)
+    files: dict[str, int] = field(default_factory=dict)  # written file -> bytes
+
+
+def timestamp(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def fetch_rank(record: dict[str, Any]) -> str:
+    return f"{record.get('fetched_at') or ''}\t{record.get('id')}"
+
+
+def matching(root: Path, runs: list[RunEntry], filt: RecordFilter) -> Iterator[dict[str, Any]]:
+    for run in runs:
+        for record in run_records(root, run):
+            if filt.matches(record):
+                yield record
+
+
+def row(record: dict[str, Any], info: Any) -> dict[str, Any]:
+    out = {name: record.get(name) for name in COLUMNS}
+    out["domain"] = domain_of(record.get("url", ""))
+    for name in TIMESTAMPS:
+        out[name] = timestamp(record.get(name))
+    out["pub_date"] = out["date"].date() if out["date"] else None
+    out["cluster_id"] = info.cluster_id
+    out["duplicate"] = None if info.kind in ("unique", "original") else info.kind
+    out["duplicate_of"] = info.duplicate_of
+    return out
+
+
+def export(
+    root: Path,
+    runs: list[RunEntry],
+    filt: RecordFilter,
+    out: Path,
+    fmt: str,
+    dedup: Deduplicator,
+    keep_duplicates: bool = False,
+) -> ExportSummary:
+    """Export the matching records of `runs` (text shards under the local `root`) to `out`."""
+    if fmt not in FORMATS:
+        raise CorpusError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    if out.exists() and any(out.iterdir()):
+        raise CorpusError(f"{out}: not empty; export into a new folder")
+    summary = ExportSummary(fmt, out, runs, kept_duplicates=keep_duplicates)
+    latest: dict[str, str] = {}  # canonical URL -> fetch rank of its latest fetch
+    for record in matching(root, runs, filt):
+        summary.matched += 1
+        url = record.get("canonical_url") or record["url"]
+        latest[url] = max(latest.get(url, ""), fetch_rank(record))
+
+    def survivors() -> Iterator[dict[str, Any]]:
+        for record in matching(root, runs, filt):
+            if latest[record.get("canonical_url") or record["url"]] == fetch_rank(record):
+                yield record
+
+    for record in survivors():
+        rank = (record.get("date") or record.get("fetched_at") or "", record["url"])
+        dedup.add(record["id"], record.get("text") or "", rank)
+    found = dedup.result()
+    summary.url_duplicates = summary.matched - len(found)
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for record in survivors():
+            info = found[record["id"]]
+            if info.kind in ("exact", "near"):
+                setattr(summary, info.kind, getattr(summary, info.kind) + 1)
+                if not keep_duplicates:
+                    continue
+            elif info.kind == "original":
+                summary.clusters += 1
+            yield row(record, info)
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = (write_parquet if fmt == "parquet" else write_jsonl)(rows(), out, summary)
+    summary.files = {p.relative_to(out).as_posix(): p.stat().st_size for p in written}
+    return summary
+
+
+def count(summary: ExportSummary, values: dict[str, Any]) -> None:
+    summary.exported += 1
+    summary.domains[values["domain"]] += 1
+    summary.languages[values.get("language") or "unknown"] += 1
+    day = values["pub_date"]
+    if day is None:
+        summary.undated += 1
+        return
+    text = day.isoformat() if isinstance(day, date) else str(day)
+    low, high = summary.dates or [text, text]
+    summary.dates = [min(low, text), max(high, text)]
+
+
+def write_jsonl(rows: Iterator[dict[str, Any]], out: Path, summary: ExportSummary) -> list[Path]:
+    path = out / JSONL_NAME
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        for values in rows:
+            count(summary, values)
+            handle.write(json.dumps(values, ensure_ascii=False, default=str) + "\n")
+    return [path]
+
+
+def write_parquet(rows: Iterator[dict[str, Any]], out: Path, summary: ExportSummary) -> list[Path]:
+    def batches() -> Iterator[pa.RecordBatch]:
+        chunk: list[dict[str, Any]] = []
+        for values in rows:
+            count(summary, values)
+            chunk.append(values)
+            if len(chunk) >= BATCH_ROWS:
+                yield pa.RecordBatch.from_pylist(chunk, schema=SCHEMA)
+                chunk = []
+        if chunk:
+            yield pa.RecordBatch.from_pylist(chunk, schema=SCHEMA)
+
+    ds.write_dataset(
+        batches(),
+        out,
+        schema=SCHEMA,
+        format="parquet",
+        partitioning=ds.partitioning(pa.schema([("pub_date", pa.date32())]), flavor="hive"),
+        basename_template="part-{i}.parquet",
+        existing_data_behavior="overwrite_or_ignore",
+    )
+    return sorted(out.rglob("*.parquet"))

@@ -1,0 +1,488 @@
+"""`scrapy corpus ls|get|export` on crawls of the demo site, stored locally and in moto's S3
+server over HTTP (#8)."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import boto3
+import duckdb
+import pandas
+import pytest
+from moto.server import ThreadedMotoServer
+from warcio.archiveiterator import ArchiveIterator
+
+from crawler.demo.server import DemoServer
+from tests.conftest import FAST, PROJECT_ROOT, text_records
+from tests.test_s3 import free_port
+
+BUCKET = "research-corpus"
+pytestmark = pytest.mark.slow
+
+
+@dataclass
+class Archives:
+    local: Path  # runs run-1 and run-2 (the same site fetched again: refetch=all)
+    s3_uri: str  # run run-s3
+    env: dict[str, str]  # AWS settings for moto
+    client: Any
+
+
+def corpus(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = PROJECT_ROOT, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scrapy", "corpus", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or os.environ.copy(),
+    )
+
+
+def crawl(base_url: str, env: dict[str, str], *settings: str, refetch: str = "none") -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scrapy",
+            "crawl",
+            "news",
+            "-a",
+            f"urls={base_url}/",
+            "-a",
+            f"refetch={refetch}",
+            *FAST,
+            *[arg for s in settings for arg in ("-s", s)],
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def archives(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Archives]:
+    tmp = tmp_path_factory.mktemp("corpus")
+    port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    moto.start()
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+    }
+    client = boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    client.create_bucket(Bucket=BUCKET)
+    local = tmp / "archive"
+    try:
+        with DemoServer() as site:
+            crawl(site.base_url, env, f"ARCHIVE_URI={local}", "ARCHIVE_RUN_ID=run-1")
+            # every article fetched again: the same URLs in two runs, for export's URL dedup
+            crawl(
+                site.base_url,
+                env,
+                f"ARCHIVE_URI={local}",
+                "ARCHIVE_RUN_ID=run-2",
+                "WACZ_ENABLED=True",
+                refetch="all",
+            )
+            crawl(
+                site.base_url,
+                env,
+                f"ARCHIVE_URI=s3://{BUCKET}/crawls",
+                f"ARCHIVE_SPOOL={tmp / 'spool'}",
+                "ARCHIVE_RUN_ID=run-s3",
+            )
+        yield Archives(local, f"s3://{BUCKET}/crawls", env, client)
+    finally:
+        moto.stop()
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def manifest(root: Path, run: str) -> dict[str, Any]:
+    return json.loads((root / "news" / run / "manifest.json").read_text())
+
+
+def selection(dest: Path) -> list[dict[str, Any]]:
+    with gzip.open(dest / "selection.jsonl.gz", "rt", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+def all_records(root: Path, *runs: str) -> list[dict[str, Any]]:
+    """Every text record of the runs, read with the pipeline's own reader, run id added."""
+    return [{**r, "run_id": run} for run in runs for r in text_records(root / "news" / run)]
+
+
+def published(record: dict[str, Any]) -> date | None:
+    return date.fromisoformat(record["date"][:10]) if record.get("date") else None
+
+
+# --- ls -------------------------------------------------------------------------------------
+
+
+def test_ls_lists_runs_with_counts_sizes_and_dates(archives: Archives) -> None:
+    listed = corpus("ls", str(archives.local), "--json")
+    assert listed.returncode == 0, listed.stderr
+    runs = {r["run_id"]: r for r in map(json.loads, listed.stdout.splitlines())}
+    assert set(runs) == {"run-1", "run-2"}
+    for run_id, run in runs.items():
+        records = all_records(archives.local, run_id)
+        m = manifest(archives.local, run_id)
+        assert run["state"] == "complete" and run["articles"] == len(records) >= 13
+        assert run["bytes"] == sum(f["size"] for f in m["files"]) > 0
+        dates = sorted(str(published(r)) for r in records if published(r))
+        assert (run["published_from"], run["published_to"]) == (dates[0], dates[-1])
+        assert sum(run["languages"].values()) == len(records)
+    table = corpus("ls", str(archives.local)).stdout
+    assert "run-1" in table and "complete" in table and "2 run(s)" in table
+
+    s3 = corpus("ls", archives.s3_uri, env=archives.env)
+    assert s3.returncode == 0, s3.stderr
+    assert "run-s3" in s3.stdout and "complete" in s3.stdout and "1 run(s)" in s3.stdout
+
+
+def test_ls_shows_a_run_without_manifest_as_incomplete(tmp_path: Path) -> None:
+    (tmp_path / "news" / "killed-run" / "warc").mkdir(parents=True)
+    out = corpus("ls", str(tmp_path), "--json").stdout
+    assert json.loads(out)["state"] == "no manifest"
+
+
+# --- get ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_get_with_filters_returns_exactly_the_matching_records(
+    archives: Archives, tmp_path: Path, where: str
+) -> None:
+    source, runs = (str(archives.local), ("run-1", "run-2"))
+    if where == "s3":
+        source, runs = (archives.s3_uri, ("run-s3",))
+    dest = tmp_path / "mirror"
+    done = corpus("get", source, "--dest", str(dest), "--no-progress", env=archives.env)
+    assert done.returncode == 0, done.stderr
+    for run in runs:  # every text file the manifest lists is here, byte for byte
+        for entry in manifest(dest, run)["files"]:
+            if "/text/" in entry["key"]:
+                assert sha256(dest / entry["key"]) == entry["sha256"]
+    everything = all_records(dest, *runs)
+    days = sorted({published(r) for r in everything if published(r)})
+    middle = days[len(days) // 2]
+    cases = {
+        ("--language", "de"): lambda r: r["language"] == "de",
+        ("--since", str(middle)): lambda r: published(r) is not None and published(r) >= middle,
+        ("--until", str(middle), "--language", "en"): lambda r: (
+            r["language"] == "en" and published(r) is not None and published(r) <= middle
+        ),
+        ("--domain", "127.0.0.1", "--run", runs[0]): lambda r: r["run_id"] == runs[0],
+    }
+    for number, (args, expected) in enumerate(cases.items()):
+        target = tmp_path / f"sel-{number}"
+        got = corpus("get", source, "--dest", str(target), *args, env=archives.env)
+        assert got.returncode == 0, got.stderr
+        wanted = sorted(r["id"] for r in everything if expected(r))
+        assert sorted(r["id"] for r in selection(target)) == wanted, args
+        assert 0 < len(wanted) < len(everything) or len(runs) == 1, args  # the filter selects
+    none = corpus(
+        "get", source, "--dest", str(tmp_path / "none"), "--domain", "example.org", env=archives.env
+    )
+    assert none.returncode == 0 and "0 run(s), 0 matching" in none.stdout, none.stdout
+    assert not [
+        p for p in (tmp_path / "none").rglob("*") if p.is_file() and p.name != "selection.jsonl.gz"
+    ]
+
+
+def test_get_resumes_an_interrupted_download(archives: Archives, tmp_path: Path) -> None:
+    dest = tmp_path / "mirror"
+    slow = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "scrapy",
+            "corpus",
+            "get",
+            archives.s3_uri,
+            "--dest",
+            str(dest),
+            "--warc",
+            "--limit-rate",
+            "40000",
+            "--no-progress",
+        ],
+        cwd=PROJECT_ROOT,
+        env=archives.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 60
+    parts: list[Path] = []
+    while time.monotonic() < deadline and slow.poll() is None:
+        parts = [p for p in dest.rglob("*.warc.gz.part") if p.stat().st_size > 20_000]
+        if parts:
+            break
+        time.sleep(0.05)
+    assert parts, "the rate-limited download never got into the WARC"
+    slow.send_signal(signal.SIGKILL)  # the worst way to stop: no clean-up at all
+    slow.wait(timeout=10)
+    partial = parts[0].stat().st_size
+    warc_key = parts[0].relative_to(dest).as_posix().removesuffix(".part")
+    entry = next(f for f in manifest_s3(archives, "run-s3")["files"] if f["key"] == warc_key)
+    assert 0 < partial < entry["size"]
+    assert not (dest / warc_key).exists()  # never renamed before it is complete
+
+    again = corpus("get", archives.s3_uri, "--dest", str(dest), "--warc", env=archives.env)
+    assert again.returncode == 0, again.stderr
+    assert "1 resumed" in again.stdout, again.stdout
+    assert sha256(dest / warc_key) == entry["sha256"]
+    assert not list(dest.rglob("*.part"))
+    with (dest / warc_key).open("rb") as handle:  # and it is a whole, readable WARC
+        assert sum(1 for _ in ArchiveIterator(handle)) == sum(entry["records"].values())
+    third = corpus("get", archives.s3_uri, "--dest", str(dest), "--warc", env=archives.env)
+    assert "0 file(s) downloaded" in third.stdout and "already present" in third.stdout
+
+
+def manifest_s3(archives: Archives, run: str) -> dict[str, Any]:
+    body = archives.client.get_object(Bucket=BUCKET, Key=f"crawls/news/{run}/manifest.json")
+    return json.loads(body["Body"].read())
+
+
+def test_get_refuses_a_file_whose_sha256_differs(archives: Archives, tmp_path: Path) -> None:
+    bucket = "tampered"
+    archives.client.create_bucket(Bucket=bucket)
+    listing = archives.client.list_objects_v2(Bucket=BUCKET, Prefix="crawls/")["Contents"]
+    for item in listing:  # a copy of the archive...
+        archives.client.copy_object(
+            Bucket=bucket, Key=item["Key"], CopySource={"Bucket": BUCKET, "Key": item["Key"]}
+        )
+    shard = next(i["Key"] for i in listing if "/text/" in i["Key"])
+    body = archives.client.get_object(Bucket=BUCKET, Key=shard)["Body"].read()
+    # ...whose text shard lost one byte and gained another: same size, other sha256
+    archives.client.put_object(Bucket=bucket, Key=shard, Body=body[:-9] + b"X" + body[-8:])
+    dest = tmp_path / "mirror"
+    got = corpus("get", f"s3://{bucket}/crawls", "--dest", str(dest), env=archives.env)
+    key = shard.removeprefix("crawls/")
+    assert got.returncode == 1
+    assert f"REFUSED {key}: sha256" in got.stderr and "differs from the manifest" in got.stderr
+    assert not (dest / key).exists() and not list(dest.rglob("*.part"))
+    assert not (dest / "news" / "run-s3" / "manifest.json").exists()  # the run is not mirrored
+
+
+def test_get_says_what_is_wrong_with_credentials_buckets_and_uris(
+    archives: Archives, tmp_path: Path
+) -> None:
+    no_keys = {k: v for k, v in archives.env.items() if not k.startswith("AWS_")}
+    no_keys |= {
+        "AWS_ENDPOINT_URL": archives.env["AWS_ENDPOINT_URL"],
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    cases = [
+        (no_keys, archives.s3_uri, "no AWS credentials found"),
+        (archives.env, "s3://no-such-bucket/x", "s3://no-such-bucket: no such bucket"),
+        (archives.env, str(tmp_path / "missing"), "no such archive folder"),
+        (archives.env, "ftp://example.org/a", "unsupported archive scheme 'ftp'"),
+    ]
+    for env, uri, message in cases:
+        got = corpus("get", uri, "--dest", str(tmp_path / "d"), env=env)
+        assert got.returncode == 2 and message in got.stderr, (uri, got.stderr[-2000:])
+        assert "Traceback" not in got.stderr
+
+
+# --- export -----------------------------------------------------------------------------------
+
+
+def parquet_rows(out: Path) -> list[dict[str, Any]]:
+    query = f"SELECT * FROM read_parquet('{out}/**/*.parquet', hive_partitioning = true)"
+    return duckdb.sql(query).df().to_dict("records")
+
+
+def test_export_parquet_loads_in_duckdb_and_pandas(archives: Archives, tmp_path: Path) -> None:
+    out = tmp_path / "dataset"
+    got = corpus("export", str(archives.local), "--out", str(out))
+    assert got.returncode == 0, got.stderr
+    records = all_records(archives.local, "run-1", "run-2")
+    latest = {r["canonical_url"]: r for r in sorted(records, key=lambda r: r["fetched_at"])}
+    assert len(records) > len(latest) >= 13  # run-2 fetched every article again
+
+    rows = parquet_rows(out)
+    # one row per article, from its latest fetch; the demo site has no syndicated copies
+    assert sorted(r["id"] for r in rows) == sorted(r["id"] for r in latest.values())
+    assert len({r["cluster_id"] for r in rows}) == len(rows)
+    assert all(r["duplicate"] is None for r in rows)
+    assert len(pandas.read_parquet(out)) == len(rows)
+    days = {str(published(r)) for r in latest.values() if published(r)}
+    partitions = {p.name for p in out.iterdir() if p.is_dir()}
+    assert {p.removeprefix("pub_date=") for p in partitions} - {"__HIVE_DEFAULT_PARTITION__"} == (
+        days
+    )
+    by_day = duckdb.sql(
+        f"SELECT pub_date, count(*) FROM read_parquet('{out}/**/*.parquet',"
+        " hive_partitioning = true) GROUP BY pub_date"
+    ).fetchall()
+    assert sum(n for _, n in by_day) == len(rows)
+    for row in rows:  # each row points at the archived response it was extracted from
+        with (archives.local / row["warc_key"]).open("rb") as handle:
+            handle.seek(row["warc_offset"])
+            record = next(iter(ArchiveIterator(handle)))
+        assert record.rec_type == "response"
+        assert record.rec_headers.get_header("WARC-Target-URI") == row["url"]
+        assert record.rec_headers.get_header("WARC-Record-ID") == row["warc_record_id"]
+    card = (out / "README.md").read_text()
+    assert f"| **rows in this dataset** | **{len(rows)}** |" in card
+    assert f"| earlier fetches of a re-fetched URL (dropped) | {len(records) - len(rows)} |" in card
+    assert "## Licence" in card and "read_parquet" in card
+
+
+def test_export_from_s3_as_json_lines(archives: Archives, tmp_path: Path) -> None:
+    out = tmp_path / "dataset"
+    got = corpus(
+        "export",
+        archives.s3_uri,
+        "--format",
+        "jsonl",
+        "--out",
+        str(out),
+        "--language",
+        "en",
+        "--cache",
+        str(tmp_path / "cache"),
+        env=archives.env,
+    )
+    assert got.returncode == 0, got.stderr
+    with gzip.open(out / "articles.jsonl.gz", "rt", encoding="utf-8") as handle:
+        rows = [json.loads(line) for line in handle]
+    cached = all_records(tmp_path / "cache" / BUCKET / "crawls", "run-s3")
+    assert sorted(r["id"] for r in rows) == sorted(r["id"] for r in cached if r["language"] == "en")
+    assert rows and all(r["run_id"] == "run-s3" for r in rows)
+    assert duckdb.sql(f"SELECT count(*) FROM read_json_auto('{out}/articles.jsonl.gz')").fetchone()[
+        0
+    ] == len(rows)
+
+
+def write_run(root: Path, run: str, records: list[dict[str, Any]]) -> None:
+    """A run as the crawler writes it: a text shard of gzip members and a manifest."""
+    folder = root / "news" / run
+    (folder / "text").mkdir(parents=True)
+    shard = folder / "text" / "news-1-00001.jsonl.gz"
+    with shard.open("wb") as handle:
+        for record in records:
+            line = json.dumps(record, ensure_ascii=False) + "\n"
+            handle.write(gzip.compress(line.encode(), mtime=0))
+    files = [
+        {
+            "key": f"news/{run}/text/{shard.name}",
+            "size": shard.stat().st_size,
+            "sha256": sha256(shard),
+            "records": len(records),
+        }
+    ]
+    (folder / "manifest.json").write_text(
+        json.dumps(
+            {
+                "run_id": run,
+                "complete": True,
+                "files": files,
+                "stats": {"text_records": len(records)},
+            }
+        )
+    )
+
+
+def test_export_drops_syndicated_copies_and_keeps_them_on_request(
+    archives: Archives, tmp_path: Path
+) -> None:
+    demo = sorted(all_records(archives.local, "run-1"), key=lambda r: -len(r["text"]))
+    wire, other, third = demo[0], demo[1], demo[2]
+    paragraphs = wire["text"].split("\n")
+
+    def copy(suffix: str, site: str, day: str, text: str) -> dict[str, Any]:
+        return {
+            **wire,
+            "id": f"{wire['id'][:20]}{suffix}",
+            "text": text,
+            "date": day,
+            "url": f"https://{site}/story",
+            "canonical_url": f"https://{site}/story",
+        }
+
+    original = copy("orig", "wire.example", "2026-11-01T08:00:00+00:00", wire["text"])
+    reworded = copy(
+        "near",
+        "daily.example",
+        "2026-11-01T10:00:00+00:00",
+        "\n".join(
+            [
+                "This story was originally published by the Wire Service.",
+                *paragraphs[:-1],
+                "Read more: our coverage of the region.",
+            ]
+        ),
+    )
+    retyped = copy(
+        "exact",
+        "herald.example",
+        "2026-11-02T09:00:00+00:00",
+        wire["text"].replace("'", "\u2019").upper().replace(" ", "  "),
+    )
+    # shares the wire story's opening paragraph only: a different article
+    mixed = {
+        **third,
+        "id": "mixed",
+        "text": paragraphs[0] + "\n" + third["text"],
+        "url": "https://mixed.example/a",
+        "canonical_url": "https://mixed.example/a",
+    }
+    write_run(tmp_path / "archive", "synd", [reworded, retyped, original, other, mixed])
+
+    out = tmp_path / "dropped"
+    got = corpus("export", str(tmp_path / "archive"), "--out", str(out))
+    assert got.returncode == 0, got.stderr
+    assert sorted(r["id"] for r in parquet_rows(out)) == sorted(
+        [original["id"], other["id"], "mixed"]
+    )
+    assert "1 exact and 1 near duplicates dropped" in got.stdout
+
+    kept = tmp_path / "kept"
+    got = corpus("export", str(tmp_path / "archive"), "--out", str(kept), "--keep-duplicates")
+    assert got.returncode == 0, got.stderr
+    rows = {r["id"]: r for r in parquet_rows(kept)}
+    assert len(rows) == 5
+    cluster = rows[original["id"]]["cluster_id"]
+    assert rows[reworded["id"]]["cluster_id"] == rows[retyped["id"]]["cluster_id"] == cluster
+    assert (rows[reworded["id"]]["duplicate"], rows[retyped["id"]]["duplicate"]) == (
+        "near",
+        "exact",
+    )
+    assert rows[reworded["id"]]["duplicate_of"] == original["id"]  # the earliest copy is kept
+    assert rows[original["id"]]["duplicate"] is None
+    assert len({rows[i]["cluster_id"] for i in (original["id"], other["id"], "mixed")}) == 3
+    refused = corpus("export", str(tmp_path / "archive"), "--out", str(kept))
+    assert refused.returncode == 2 and "not empty" in refused.stderr
