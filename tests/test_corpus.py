@@ -320,7 +320,7 @@ def test_get_says_what_is_wrong_with_credentials_buckets_and_uris(
 
 
 def parquet_rows(out: Path) -> list[dict[str, Any]]:
-    query = f"SELECT * FROM read_parquet('{out}/**/*.parquet', hive_partitioning = true)"
+    query = f"SELECT * FROM read_parquet('{out}/data/**/*.parquet', hive_partitioning = true)"
     return duckdb.sql(query).df().to_dict("records")
 
 
@@ -331,20 +331,27 @@ def test_export_parquet_loads_in_duckdb_and_pandas(archives: Archives, tmp_path:
     records = all_records(archives.local, "run-1", "run-2")
     latest = {r["canonical_url"]: r for r in sorted(records, key=lambda r: r["fetched_at"])}
     assert len(records) > len(latest) >= 13  # run-2 fetched every article again
+    # one row per article: its latest text, from the first fetch that had it (the demo site
+    # did not change, so run-1's); and the demo site has no syndicated copies
+    expected = [
+        min((r for r in records if r["canonical_url"] == url and r["text"] == last["text"]),
+            key=lambda r: r["fetched_at"])
+        for url, last in latest.items()
+    ]  # fmt: skip
+    assert {r["run_id"] for r in expected} == {"run-1"}
 
     rows = parquet_rows(out)
-    # one row per article, from its latest fetch; the demo site has no syndicated copies
-    assert sorted(r["id"] for r in rows) == sorted(r["id"] for r in latest.values())
+    assert sorted(r["id"] for r in rows) == sorted(r["id"] for r in expected)
     assert len({r["cluster_id"] for r in rows}) == len(rows)
     assert all(r["duplicate"] is None for r in rows)
-    assert len(pandas.read_parquet(out)) == len(rows)
+    assert len(pandas.read_parquet(out / "data")) == len(rows)
     days = {str(published(r)) for r in latest.values() if published(r)}
-    partitions = {p.name for p in out.iterdir() if p.is_dir()}
+    partitions = {p.name for p in (out / "data").iterdir() if p.is_dir()}
     assert {p.removeprefix("pub_date=") for p in partitions} - {"__HIVE_DEFAULT_PARTITION__"} == (
         days
     )
     by_day = duckdb.sql(
-        f"SELECT pub_date, count(*) FROM read_parquet('{out}/**/*.parquet',"
+        f"SELECT pub_date, count(*) FROM read_parquet('{out}/data/**/*.parquet',"
         " hive_partitioning = true) GROUP BY pub_date"
     ).fetchall()
     assert sum(n for _, n in by_day) == len(rows)
@@ -377,14 +384,14 @@ def test_export_from_s3_as_json_lines(archives: Archives, tmp_path: Path) -> Non
         env=archives.env,
     )
     assert got.returncode == 0, got.stderr
-    with gzip.open(out / "articles.jsonl.gz", "rt", encoding="utf-8") as handle:
+    with gzip.open(out / "data" / "articles.jsonl.gz", "rt", encoding="utf-8") as handle:
         rows = [json.loads(line) for line in handle]
     cached = all_records(tmp_path / "cache" / BUCKET / "crawls", "run-s3")
     assert sorted(r["id"] for r in rows) == sorted(r["id"] for r in cached if r["language"] == "en")
     assert rows and all(r["run_id"] == "run-s3" for r in rows)
-    assert duckdb.sql(f"SELECT count(*) FROM read_json_auto('{out}/articles.jsonl.gz')").fetchone()[
-        0
-    ] == len(rows)
+    assert duckdb.sql(
+        f"SELECT count(*) FROM read_json_auto('{out}/data/articles.jsonl.gz')"
+    ).fetchone()[0] == len(rows)
 
 
 def write_run(root: Path, run: str, records: list[dict[str, Any]]) -> None:

@@ -8,7 +8,7 @@ from importlib.metadata import version
 from typing import Any
 
 from crawler.corpus.catalog import human_size
-from crawler.corpus.export import JSONL_NAME, SCHEMA, ExportSummary
+from crawler.corpus.export import DATA_FOLDER, JSONL_NAME, SCHEMA, ExportSummary
 
 CARD_NAME = "README.md"
 
@@ -62,20 +62,23 @@ def dataset_card(
 ) -> str:
     languages = sorted(summary.languages)
     span = " to ".join(summary.dates) if summary.dates else "no dated articles"
+    data = f"{summary.out.name}/{DATA_FOLDER}"
     load = (
-        f"duckdb.sql(\"SELECT domain, count(*) FROM read_parquet('{summary.out.name}/**/*.parquet',"
+        f"duckdb.sql(\"SELECT domain, count(*) FROM read_parquet('{data}/**/*.parquet',"
         ' hive_partitioning = true) GROUP BY ALL")\n'
-        f"pandas.read_parquet('{summary.out.name}')"
+        f"pandas.read_parquet('{data}')"
         if summary.format == "parquet"
-        else f"pandas.read_json('{summary.out.name}/{JSONL_NAME}', lines=True)\n"
-        f"duckdb.sql(\"SELECT * FROM read_json_auto('{summary.out.name}/{JSONL_NAME}')\")"
+        else f"pandas.read_json('{data}/{JSONL_NAME}', lines=True)\n"
+        f"duckdb.sql(\"SELECT * FROM read_json_auto('{data}/{JSONL_NAME}')\")"
     )
     runs = "\n".join(
         f"- `{r.prefix}`: {r.articles} articles, started {(r.manifest or {}).get('started_at')}, "
         f"software {', '.join(f'{k} {v}' for k, v in (r.manifest or {}).get('software', {}).items())}"  # noqa: E501
         for r in summary.runs
     )
-    files = "\n".join(f"- `{name}` ({human_size(size)})" for name, size in summary.files.items())
+    files = "\n".join(
+        f"- `{DATA_FOLDER}/{name}` ({human_size(size)})" for name, size in summary.files.items()
+    )
     columns = "\n".join(
         f"| `{f.name}` | {f.type} | {COLUMN_NOTES.get(f.name, '')} |" for f in SCHEMA
     )

@@ -1,16 +1,21 @@
 """`scrapy corpus export`: one deduplicated dataset of articles, as JSON Lines or Parquet.
 
 Three streaming passes over the text shards, so memory holds per-article keys, never texts:
-1. the same article fetched by several runs (one canonical URL) keeps its latest fetch;
+1. the same article fetched by several runs (one canonical URL) is one row: its latest text,
+   from the first fetch that had that text (a later identical fetch is archived as a WARC
+   revisit record, so the first one's pointer leads to the response bytes);
 2. the survivors go through exact and near-duplicate detection (crawler.corpus.dedup);
 3. rows are written with their cluster id; duplicates are dropped unless kept.
-Parquet is hive-partitioned by publication day (`pub_date=2026-11-24/`, undated articles under
-pub_date=__HIVE_DEFAULT_PARTITION__), which DuckDB, pandas and Spark read as a column.
+Data goes under `<out>/data/`, the dataset card to `<out>/README.md` (the Hugging Face layout;
+readers given `data/` never trip over the card). Parquet is hive-partitioned by publication day
+(`data/pub_date=2026-11-24/`, undated articles under pub_date=__HIVE_DEFAULT_PARTITION__), which
+DuckDB, pandas and Spark read as a column.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterator
@@ -28,6 +33,7 @@ from crawler.corpus.select import RecordFilter, domain_of, run_records
 from crawler.corpus.source import CorpusError
 
 FORMATS = ("jsonl", "parquet")
+DATA_FOLDER = "data"
 JSONL_NAME = "articles.jsonl.gz"
 BATCH_ROWS = 2000
 
@@ -75,6 +81,14 @@ def timestamp(value: str | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def canonical(record: dict[str, Any]) -> str:
+    return record.get("canonical_url") or record["url"]
+
+
+def text_hash(record: dict[str, Any]) -> bytes:
+    return hashlib.sha1((record.get("text") or "").encode("utf-8")).digest()
+
+
 def fetch_rank(record: dict[str, Any]) -> str:
     return f"{record.get('fetched_at') or ''}\t{record.get('id')}"
 
@@ -113,15 +127,18 @@ def export(
     if out.exists() and any(out.iterdir()):
         raise CorpusError(f"{out}: not empty; export into a new folder")
     summary = ExportSummary(fmt, out, runs, kept_duplicates=keep_duplicates)
-    latest: dict[str, str] = {}  # canonical URL -> fetch rank of its latest fetch
+    latest: dict[str, tuple[str, bytes]] = {}  # canonical URL -> (fetch rank, text hash)
+    first: dict[tuple[str, bytes], str] = {}  # (URL, text hash) -> rank of its first fetch
     for record in matching(root, runs, filt):
         summary.matched += 1
-        url = record.get("canonical_url") or record["url"]
-        latest[url] = max(latest.get(url, ""), fetch_rank(record))
+        url, rank, text = canonical(record), fetch_rank(record), text_hash(record)
+        latest[url] = max(latest.get(url, (rank, text)), (rank, text))
+        first[url, text] = min(first.get((url, text), rank), rank)
 
     def survivors() -> Iterator[dict[str, Any]]:
         for record in matching(root, runs, filt):
-            if latest[record.get("canonical_url") or record["url"]] == fetch_rank(record):
+            url = canonical(record)
+            if first[url, latest[url][1]] == fetch_rank(record):
                 yield record
 
     for record in survivors():
@@ -141,8 +158,9 @@ def export(
                 summary.clusters += 1
             yield row(record, info)
 
-    out.mkdir(parents=True, exist_ok=True)
-    written = (write_parquet if fmt == "parquet" else write_jsonl)(rows(), out, summary)
+    data = out / DATA_FOLDER
+    data.mkdir(parents=True, exist_ok=True)
+    written = (write_parquet if fmt == "parquet" else write_jsonl)(rows(), data, summary)
     summary.files = {p.relative_to(out).as_posix(): p.stat().st_size for p in written}
     return summary
 
