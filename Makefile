@@ -28,7 +28,15 @@ $(PYWB_VENV)/.installed:
 	touch $@
 
 install: $(VENV)/.installed
-install-test: $(VENV)/.installed-test $(PYWB_VENV)/.installed
+# tests/test_report.py renders the run report in a real headless Chromium: Debian's, as
+# Playwright's own browser download cannot be used here. Installed only when missing.
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+
+install-test: $(VENV)/.installed-test $(PYWB_VENV)/.installed $(CHROMIUM)
 
 ## Serve the bundled demo news site on 127.0.0.1, crawl it into $(ARCHIVE)/, stop the server.
 crawl: install
