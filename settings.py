@@ -61,6 +61,7 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "crawler.extensions.CrawlLockExtension": 10,  # one run at a time per archive and spider
+    "crawler.jobdir.JobdirCrashGuard": 20,  # JOBDIR left by a killed run: drop its stale queue, not articles
     "pipelines.repair.OrphanRepairExtension": 50,  # close .open files a killed run left behind
     "pipelines.warc.WarcCaptureExtension": 100,  # every response as received -> WARC
     "crawler.extensions.CrawlDelayExtension": 500,  # robots.txt Crawl-delay, after AutoThrottle

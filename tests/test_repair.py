@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.demo.server import DemoServer
@@ -91,14 +92,20 @@ def text_records_open(path: Path) -> list[bytes]:
     return gzip.decompress(path.read_bytes()[:length]).splitlines() if length else []
 
 
-def test_killed_and_rerun_crawl_loses_and_duplicates_no_article(tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobdir", [False, True], ids=["seen-store", "jobdir"])
+def test_killed_and_rerun_crawl_loses_and_duplicates_no_article(
+    tmp_path: Path, jobdir: bool
+) -> None:
+    """Killed at the worst moment, rerun: with the seen-store alone, and with Scrapy's JOBDIR
+    (whose queue and request fingerprints SIGKILL leaves half-written)."""
     archive = tmp_path / "archive"
+    job = ["-s", f"JOBDIR={tmp_path / 'job'}"] if jobdir else []
     with DemoServer() as server:
         crawl = subprocess.Popen(
             [sys.executable, "-m", "scrapy", "crawl", "news", "-a", f"urls={server.base_url}/",
              "-s", f"ARCHIVE_URI={archive}", "-s", "ARCHIVE_RUN_ID=killed",
              "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0.2",
-             "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1", "-s", ALLOW_LOOPBACK],
+             "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1", "-s", ALLOW_LOOPBACK, *job],
             cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + 60
@@ -115,9 +122,11 @@ def test_killed_and_rerun_crawl_loses_and_duplicates_no_article(tmp_path: Path) 
             seen.execute("DELETE FROM articles")
         rerun = scrapy(
             "crawl", "news", "-a", f"urls={server.base_url}/",
-            "-s", f"ARCHIVE_URI={archive}", "-s", "ARCHIVE_RUN_ID=rerun", *FAST,
+            "-s", f"ARCHIVE_URI={archive}", "-s", "ARCHIVE_RUN_ID=rerun", *FAST, *job,
         )  # fmt: skip
     assert rerun.returncode == 0, rerun.stderr[-2000:]
+    if jobdir:
+        assert "did not shut down cleanly" in rerun.stderr
     first = [r["url"] for r in text_records(killed_dir)]
     second = [r["url"] for r in text_records(archive / "news" / "rerun")]
     assert len(first) >= 4 and len(set(first)) == len(first)
@@ -125,3 +134,25 @@ def test_killed_and_rerun_crawl_loses_and_duplicates_no_article(tmp_path: Path) 
     assert not set(first) & set(second), "an article stored before the kill was stored again"
     articles = {server.base_url + p["path"] for p in demo_pages() if p["kind"] == "article"}
     assert set(first) | set(second) == articles  # nothing lost
+
+
+def test_a_cleanly_stopped_jobdir_crawl_resumes_its_queue(tmp_path: Path) -> None:
+    """The guard leaves Scrapy's own resume alone when the run stopped cleanly."""
+    archive, job = tmp_path / "archive", ["-s", f"JOBDIR={tmp_path / 'job'}"]
+    with DemoServer() as server:
+        common = ("-s", f"ARCHIVE_URI={archive}", *FAST, *job)
+        first = scrapy("crawl", "news", "-a", f"urls={server.base_url}/", *common,
+                       "-s", "ARCHIVE_RUN_ID=first", "-s", "CLOSESPIDER_ITEMCOUNT=4",
+                       "-s", "CONCURRENT_REQUESTS=1")  # fmt: skip
+        assert first.returncode == 0, first.stderr[-2000:]
+        assert list((tmp_path / "job" / "requests.queue").iterdir())  # requests left to do
+        second = scrapy("crawl", "news", "-a", f"urls={server.base_url}/", *common,
+                        "-s", "ARCHIVE_RUN_ID=second")  # fmt: skip
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "did not shut down cleanly" not in second.stderr
+    assert "Resuming crawl" in second.stderr  # Scrapy's own JOBDIR resume
+    before = [r["url"] for r in text_records(archive / "news" / "first")]
+    after = [r["url"] for r in text_records(archive / "news" / "second")]
+    assert len(before) >= 4 and not set(before) & set(after)
+    articles = {server.base_url + p["path"] for p in demo_pages() if p["kind"] == "article"}
+    assert sorted(before + after) == sorted(articles)
