@@ -493,3 +493,22 @@ def test_export_drops_syndicated_copies_and_keeps_them_on_request(
     assert len({rows[i]["cluster_id"] for i in (original["id"], other["id"], "mixed")}) == 3
     refused = corpus("export", str(tmp_path / "archive"), "--out", str(kept))
     assert refused.returncode == 2 and "not empty" in refused.stderr
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+def test_report_command_on_a_local_and_an_s3_run(archives: Archives, tmp_path: Path) -> None:
+    local = corpus("report", "run-1", str(archives.local), "--out", str(tmp_path / "local.html"))
+    assert local.returncode == 0, local.stderr
+    s3 = corpus("report", "run-s3", archives.s3_uri, "--out", str(tmp_path / "s3.html"),
+                "--cache", str(tmp_path / "cache"), env=archives.env)  # fmt: skip
+    assert s3.returncode == 0, s3.stderr
+    for name, run, root in (("local", "run-1", archives.local),
+                            ("s3", "run-s3", tmp_path / "cache" / BUCKET / "crawls")):  # fmt: skip
+        html = (tmp_path / f"{name}.html").read_text()
+        assert run in html and html.count('<figure id="chart-') >= 6
+        assert f">{len(text_records(root / 'news' / run))}<" in html  # the article count
+        assert "no index" not in html.lower()  # statuses came from the run's CDXJ
+    missing = corpus("report", "no-such-run", str(archives.local))
+    assert missing.returncode == 2 and "no run 'no-such-run'" in missing.stderr

@@ -122,7 +122,7 @@ class Command(ScrapyCommand):
         uri = options.archive or self.setting("ARCHIVE_URI") or "archive"
         return open_source(uri, self.settings, anonymous=options.anonymous)
 
-    def local_root(self, source: Any, options: Namespace) -> Path:
+    def local_root(self, source: Any, options: Namespace, indexes: bool = False) -> Path:
         """Where the archive's text is readable: itself, or a verified copy in the cache."""
         if isinstance(source, LocalSource):
             return source.root
@@ -130,7 +130,7 @@ class Command(ScrapyCommand):
 
         cache = Path(options.cache).expanduser() / source.uri.removeprefix("s3://")
         filt = RecordFilter(runs=set(getattr(options, "run", []) or []))
-        result = get(source, cache, filt, progress=None)
+        result = get(source, cache, filt, with_indexes=indexes, progress=None)
         if not result.fetch.ok:
             raise CorpusError(f"download into {cache} failed: {result.fetch.refused}")
         return cache
@@ -220,7 +220,7 @@ class Command(ScrapyCommand):
             if not matches:
                 raise CorpusError(f"no run {options.run!r}: neither a folder nor in {source.uri}")
             options.run = [options.run]
-            root = self.local_root(source, options)
+            root = self.local_root(source, options, indexes=True)  # HTTP statuses: the CDXJ
             run_dir = root / matches[0].prefix
         out = Path(options.out or f"report-{run_dir.name}.html")
         print(write_report(run_dir.resolve(), out))

@@ -63,6 +63,7 @@ def get(
     filt: RecordFilter,
     with_warc: bool = False,
     with_wacz: bool = False,
+    with_indexes: bool = False,
     progress: bool | None = None,
     limit_rate: float = 0,
 ) -> GetResult:
@@ -88,12 +89,17 @@ def get(
         partial.replace(result.selection)
     else:
         result.records = sum(r.articles or 0 for r in good_runs)
-    if with_warc or with_wacz:
+    if with_warc or with_wacz or with_indexes:
         names = {prefix: found if filt.by_record else None for prefix, found in warc_names.items()}
         more = [
             w
             for run in good_runs
-            for w in warc_files(run, names[run.prefix] if with_warc else set(), with_wacz)
+            for w in warc_files(
+                run,
+                names[run.prefix] if with_warc else set(),
+                indexes=with_warc or with_indexes,
+                wacz=with_wacz,
+            )
         ]
         extra = fetch_all(source, more, dest, progress, limit_rate)
         for name in ("downloaded", "present"):

@@ -93,15 +93,17 @@ def text_files(run: RunEntry) -> list[Wanted]:
     ]
 
 
-def warc_files(run: RunEntry, names: set[str] | None = None, wacz: bool = False) -> list[Wanted]:
-    """The run's WARCs (only those named, when `names` is given), its indexes, and its WACZ
-    package if asked (it holds the WARCs again)."""
+def warc_files(
+    run: RunEntry, names: set[str] | None = None, indexes: bool = True, wacz: bool = False
+) -> list[Wanted]:
+    """The run's WARCs (all, or only those in `names`), its CDXJ indexes, and its WACZ package
+    (which holds the WARCs again)."""
     found = []
     for f in run.files:
         key = f["key"]
         folder = key[len(run.prefix) + 1 :].split("/")[0]
         wanted_warc = folder == "warc" and (names is None or key.rsplit("/", 1)[-1] in names)
-        if wanted_warc or folder == "indexes" or (wacz and key.endswith(".wacz")):
+        if wanted_warc or (indexes and folder == "indexes") or (wacz and key.endswith(".wacz")):
             found.append(Wanted(key, f.get("size"), f.get("sha256")))
     return found
 
