@@ -83,7 +83,7 @@ S3_UPLOAD_RETRIES = 4  # whole-upload retries after boto3's own request retries
 S3_RETRY_BACKOFF = 2.0  # seconds before the first retry, doubled each time
 
 # --- Corpus tools (`scrapy corpus ls|get|export|report|push`) ---------------------------------
-CORPUS_DEDUP_THRESHOLD = 0.8  # estimated Jaccard similarity of word shingles from which two articles are near-duplicates (syndicated copies)
+CORPUS_DEDUP_THRESHOLD = 0.6  # estimated Jaccard similarity of word-shingle sets from which two articles are syndicated copies; trimmed copies fall to ~0.65, shared-boilerplate and template texts stay < 0.4 (bench/dedup_threshold.py)
 CORPUS_DEDUP_NUM_PERM = 128  # MinHash permutations per article: more is more exact and slower
 CORPUS_DEDUP_SHINGLE_WORDS = 5  # words per shingle compared by near-duplicate detection
 
