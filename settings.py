@@ -82,6 +82,14 @@ S3_UPLOAD_WORKERS = 2  # files uploaded at once, beside the crawl
 S3_UPLOAD_RETRIES = 4  # whole-upload retries after boto3's own request retries
 S3_RETRY_BACKOFF = 2.0  # seconds before the first retry, doubled each time
 
+# --- Distributed crawling (scrapy-redis): README "Distributed crawling" -----------------------
+ADDONS = {"crawler.distributed.DistributedCrawlAddon": 0}  # with REDIS_URL set: scrapy-redis's shared scheduler queue and dupefilter; without it: nothing changes
+REDIS_URL = ""  # e.g. redis://redis.internal:6379/0: every worker given the same URL, seeds and ARCHIVE_URI shares one crawl (empty = single-process crawl)
+REDIS_CRAWL_ID = "default"  # names one distributed crawl (its queue and dupefilter keys); the last worker to finish deletes them, so an id can be reused
+REDIS_KEY_PREFIX = "newsarchiver"  # first part of every Redis key; give each archive its own prefix when archives share a Redis (the seen-store lives under it)
+REDIS_WORKER_TIMEOUT = 60  # seconds without a heartbeat after which a worker counts as dead (its run-id lock and busy mark expire)
+WORKER_ID = ""  # this worker's name in Redis and in its WARC/text file names (default: <host>-<pid> when REDIS_URL is set)
+
 # --- Corpus tools (`scrapy corpus ls|get|export|report|push`) ---------------------------------
 CORPUS_DEDUP_THRESHOLD = 0.6  # estimated Jaccard similarity of word-shingle sets from which two articles are syndicated copies; trimmed copies fall to ~0.65, shared-boilerplate and template texts stay < 0.4 (bench/dedup_threshold.py)
 CORPUS_DEDUP_NUM_PERM = 128  # MinHash permutations per article: more is more exact and slower

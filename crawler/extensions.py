@@ -1,6 +1,7 @@
 """Crawl-level extensions: one run at a time per archive and spider, and robots.txt Crawl-delay.
 
-Both keep their files in the archive's local state folder (`<archive or spool>/.state/`).
+Both keep their files in the archive's local state folder (`<archive or spool>/.state/`). In a
+distributed crawl (REDIS_URL) they coordinate through Redis instead (crawler.distributed).
 """
 
 from __future__ import annotations
@@ -8,14 +9,25 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import secrets
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from weakref import WeakKeyDictionary
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet import task
+
+from crawler.distributed import (
+    crawl_key,
+    redis_client,
+    redis_enabled,
+    run_lock_key,
+    worker_id,
+    worker_timeout,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +47,22 @@ class CrawlAlreadyRunning(RuntimeError):
 
 class CrawlLockExtension:
     """Holds an exclusive flock on `.state/<spider>.lock` for the whole run, so a scheduled run
-    that starts while the previous one still runs stops at once instead of overlapping."""
+    that starts while the previous one still runs stops at once instead of overlapping.
+
+    In a distributed crawl (REDIS_URL) several workers run on one archive on purpose, and Redis
+    coordinates them (one queue, one dupefilter, one seen-store), so the archive lock is not
+    taken. What must stay one writer's is the run folder: a Redis lock on the run id (refreshed
+    while the worker lives, expiring REDIS_WORKER_TIMEOUT after it dies) refuses a second
+    worker given the same fixed ARCHIVE_RUN_ID."""
 
     def __init__(self, crawler: Crawler) -> None:
         assert crawler.spidercls is not None
+        self.handle: IO[str] | None = None
+        self.run_lock: Any = None
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        if redis_enabled(crawler.settings):
+            self._lock_run_id(crawler)
+            return
         path = state_dir(crawler) / f"{crawler.spidercls.name}.lock"
         self.handle: IO[str] | None = path.open("a+")
         try:
@@ -54,7 +78,35 @@ class CrawlLockExtension:
         self.handle.truncate(0)
         self.handle.write(f"pid {os.getpid()}\n")
         self.handle.flush()
-        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    def _lock_run_id(self, crawler: Crawler) -> None:
+        from pipelines.run import run_for
+
+        settings, spider = crawler.settings, crawler.spidercls.name  # type: ignore[union-attr]
+        run_id = run_for(crawler).run_id
+        server = redis_client(settings)
+        timeout = worker_timeout(settings)
+        lock = server.lock(run_lock_key(settings, spider, run_id), timeout=timeout)
+        holder = f"{worker_id(settings)} ({secrets.token_hex(4)})"
+        if not lock.acquire(blocking=False, token=holder):
+            other = (server.get(lock.name) or b"another worker").decode()
+            raise CrawlAlreadyRunning(
+                f"run {run_id!r} of {spider} is already being written by {other} in this "
+                f"distributed crawl; give each worker its own ARCHIVE_RUN_ID (or none)"
+            )
+        logger.info(
+            "distributed crawl: archive lock not taken, Redis coordinates the workers; "
+            "run %s locked in Redis by %s", run_id, holder,
+        )  # fmt: skip
+        self.run_lock = lock
+        self.refresh = task.LoopingCall(self._refresh_run_lock)
+        self.refresh.start(max(timeout / 4, 1), now=False)
+
+    def _refresh_run_lock(self) -> None:
+        try:
+            self.run_lock.reacquire()
+        except Exception as exc:  # a Redis hiccup must not stop the refresh loop
+            logger.warning("could not refresh the run lock %s: %r", self.run_lock.name, exc)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlLockExtension:
@@ -64,24 +116,67 @@ class CrawlLockExtension:
         if self.handle is not None:
             self.handle.close()  # releases the lock
             self.handle = None
+        if self.run_lock is not None:
+            if self.refresh.running:
+                self.refresh.stop()
+            try:
+                self.run_lock.release()
+            except Exception as exc:  # expired meanwhile: nothing left to release
+                logger.warning("run lock %s already gone: %r", self.run_lock.name, exc)
+            self.run_lock = None
 
 
 _DELAYS: WeakKeyDictionary[Crawler, dict[str, float]] = WeakKeyDictionary()
+_SHARED_DELAYS: WeakKeyDictionary[Crawler, CrawlDelayExtension] = WeakKeyDictionary()
+SHARED_DELAYS_POLL = 2.0  # seconds between reads of the other workers' Crawl-delays
 
 
 def set_crawl_delay(crawler: Crawler, host: str, seconds: float) -> None:
     """Record a site's robots.txt Crawl-delay (the spider calls this when it reads robots.txt)."""
     _DELAYS.setdefault(crawler, {})[host] = seconds
     crawler.stats.set_value(f"news/crawl_delay/{host}", seconds)
+    if (shared := _SHARED_DELAYS.get(crawler)) is not None:
+        shared.share(host, seconds)
 
 
 class CrawlDelayExtension:
     """Keeps each site's download-slot delay at least its Crawl-delay. Runs after AutoThrottle
-    (a later EXTENSIONS entry connects later), which would otherwise lower it again."""
+    (a later EXTENSIONS entry connects later), which would otherwise lower it again.
+
+    In a distributed crawl only the worker that pops a site's robots.txt request reads it, so
+    Crawl-delays go through Redis (`<crawl>:crawl_delay`) and every worker reads them back."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         crawler.signals.connect(self.response_downloaded, signal=signals.response_downloaded)
+        settings = crawler.settings
+        if redis_enabled(settings) and crawler.spidercls is not None:
+            self.server = redis_client(settings)
+            self.shared_key = crawl_key(settings, crawler.spidercls.name, "crawl_delay")
+            _SHARED_DELAYS[crawler] = self
+            self.poll = task.LoopingCall(self.load_shared)
+            crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+            crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    def share(self, host: str, seconds: float) -> None:
+        self.server.hset(self.shared_key, host, seconds)
+
+    def load_shared(self) -> None:
+        try:
+            shared = self.server.hgetall(self.shared_key)
+        except Exception as exc:  # a Redis hiccup must not stop the poll loop
+            logger.warning("could not read shared Crawl-delays: %r", exc)
+            return
+        delays = _DELAYS.setdefault(self.crawler, {})
+        for host, seconds in shared.items():
+            delays[host.decode()] = float(seconds)
+
+    def spider_opened(self) -> None:
+        self.poll.start(SHARED_DELAYS_POLL, now=True)
+
+    def spider_closed(self) -> None:
+        if self.poll.running:
+            self.poll.stop()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlDelayExtension:

@@ -2,8 +2,9 @@
 Last-Modified) of feeds and sitemaps, so a scheduled run fetches only what is new.
 
 SQLite, one file per archive and spider, beside the archive's local files:
-`<archive or spool>/.state/<spider>-seen.sqlite`. URLs are keyed canonically
-(crawler.discovery.canonical).
+`<archive or spool>/.state/<spider>-seen.sqlite`; in a distributed crawl (REDIS_URL) the same
+interface in Redis, shared by the workers (crawler.seen_redis). URLs are keyed canonically
+(crawler.discovery.canonical). `open_seen_store` picks the one a crawl uses.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -35,6 +36,27 @@ CREATE TABLE IF NOT EXISTS validators (
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+class Seen(Protocol):
+    """What the spider and crash repair need of a seen-store (SQLite or Redis)."""
+
+    def has_article(self, url: str) -> bool: ...
+    def article_validators(self, url: str) -> tuple[str | None, str | None]: ...
+    def mark_article(
+        self, url: str, run_id: str, etag: str | None = None, last_modified: str | None = None
+    ) -> None: ...
+    def validators(self, url: str) -> tuple[str | None, str | None]: ...
+    def save_validators(
+        self,
+        url: str,
+        etag: str | None,
+        last_modified: str | None,
+        children: list[str] | None = None,
+    ) -> None: ...
+    def children(self, url: str) -> list[str]: ...
+    def count_articles(self) -> int: ...
+    def close(self) -> None: ...
 
 
 class SeenStore:
@@ -109,6 +131,18 @@ def seen_store_path(crawler: Any) -> Path:
     from crawler.extensions import state_dir
 
     return state_dir(crawler) / f"{crawler.spidercls.name}-seen.sqlite"
+
+
+def open_seen_store(crawler: Any) -> Seen:
+    """The crawl's seen-store: in Redis when REDIS_URL is set (shared by the workers of a
+    distributed crawl), else the archive's SQLite file."""
+    from crawler.distributed import redis_enabled
+
+    if redis_enabled(crawler.settings):
+        from crawler.seen_redis import RedisSeenStore
+
+        return RedisSeenStore.from_settings(crawler.settings, crawler.spidercls.name)
+    return SeenStore(seen_store_path(crawler))
 
 
 def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:

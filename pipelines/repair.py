@@ -124,9 +124,9 @@ class OrphanRepairExtension:
         if not shards:
             return
         from crawler.discovery import canonical
-        from crawler.seen import SeenStore, seen_store_path
+        from crawler.seen import open_seen_store
 
-        store = SeenStore(seen_store_path(self.crawler))
+        store = open_seen_store(self.crawler)
         try:
             for shard in shards:
                 for url in shard_urls(shard):

@@ -17,6 +17,7 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 
+from crawler.distributed import file_name_tag
 from crawler.items import Article
 from pipelines.rotating import RotatingFile, RotationLimits
 from pipelines.run import run_for
@@ -39,6 +40,8 @@ class TextShardPipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.run = run_for(crawler)
+        tag = file_name_tag(crawler.settings)  # distributed: the worker id keeps names unique
+        self.name_suffix = f"-{tag}" if tag else ""
         self.files = RotatingFile(
             self.run,
             self._key,
@@ -51,7 +54,8 @@ class TextShardPipeline:
 
     def _key(self, serial: int) -> str:
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-        return self.run.key("text", f"{self.run.spider}-{stamp}-{serial:05d}.jsonl.gz")
+        name = f"{self.run.spider}-{stamp}-{serial:05d}{self.name_suffix}.jsonl.gz"
+        return self.run.key("text", name)
 
     def process_item(self, item: object) -> object:
         if not isinstance(item, Article):

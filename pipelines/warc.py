@@ -29,6 +29,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
+from crawler.distributed import file_name_tag
 from crawler.items import CAPTURE_META_KEY, Article
 from pipelines.index import CDXJ_NAME, Original, PayloadIndex, write_cdxj, write_run_wacz
 from pipelines.rotating import RotatingFile, RotationLimits
@@ -108,7 +109,9 @@ class WarcCaptureExtension:
         crawler.stats.set_value("archive/run_id", self.run.run_id)
         crawler.stats.set_value("archive/prefix", self.run.prefix)
         self.prefix = settings.get("WARC_PREFIX", "news")
-        self.host = safe_segment(socket.gethostname())  # part of every WARC name
+        self.host = safe_segment(socket.gethostname())  # warcinfo hostname
+        # last part of every WARC name: the host, or the worker id (<host>-<pid>) when distributed
+        self.name_tag = safe_segment(file_name_tag(settings) or socket.gethostname())
         self.writer: WARCWriter | None = None
         self.warcinfo_id: str | None = None
         self.files = RotatingFile(
@@ -136,7 +139,7 @@ class WarcCaptureExtension:
 
     def _key(self, serial: int) -> str:
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-        return self.run.key("warc", f"{self.prefix}-{stamp}-{serial:05d}-{self.host}.warc.gz")
+        return self.run.key("warc", f"{self.prefix}-{stamp}-{serial:05d}-{self.name_tag}.warc.gz")
 
     def warcinfo(self) -> dict[str, str]:
         settings = self.crawler.settings
