@@ -3,13 +3,22 @@
     python bench/crawl_throughput.py [--pages 3000] [--growth]
 
 A page server in its own process serves N realistic pages (the extraction fixtures and demo
-articles under distinct URLs, listed in /sitemap.xml) on 127.0.0.1. Each mode then runs in a
-fresh process and reports pages/s and peak RSS:
+articles under distinct URLs, listed in /sitemap.xml) on 127.0.0.1. Each page's payload is
+made unique by a trailing comment, as on a real news site, so WARC deduplication writes full
+response records, not revisits. Each mode then runs in a fresh process and reports pages/s,
+peak RSS, and CPU milliseconds per page of the main process (all its threads) and of the
+extraction workers: unlike pages/s, CPU per page hardly changes when other work shares the
+machine. "steady" CPU is measured between the 10th percentile page and the last page (start-up
+and close left out); "run" CPU is the whole process lifetime divided by the pages.
   bare   Scrapy fetching the pages, no extraction
   naive  a spider calling trafilatura inside parse()
   full   the project's `news` spider: pooled extraction + WARC + text + manifest
   pool   the extraction pool alone on the same pages (no fetching)
 --growth also runs `full` at 5,000 and 20,000 pages and compares peak RSS.
+
+What the bench overrides in the project's settings (CRAWL_SETTINGS): politeness (no delays,
+no AutoThrottle, 32 requests in flight to the one site), loopback allowed, no age limit on
+sitemap entries, depth 1, LOG_LEVEL WARNING. Everything else is the project's own.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import resource
 import subprocess
 import sys
@@ -29,6 +39,7 @@ from typing import Any, ClassVar
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+MODES = ("bare", "naive", "full", "pool")
 CRAWL_SETTINGS = {
     "LOG_LEVEL": "WARNING",
     "AUTOTHROTTLE_ENABLED": False,
@@ -81,7 +92,8 @@ def serve(port_queue: Any, pages: int) -> None:
                 body, ctype = b"User-agent: *\nDisallow:\n", "text/plain"
             elif self.path.startswith("/p/"):
                 number = int(self.path.split("/")[2])
-                body, ctype = bodies[number % len(bodies)], "text/html; charset=utf-8"
+                body = bodies[number % len(bodies)] + f"\n<!-- page {number} -->\n".encode()
+                ctype = "text/html; charset=utf-8"
             else:
                 body, ctype = b"not found", "text/plain"
                 self.send_response(404)
@@ -108,7 +120,57 @@ def peak_rss_mb() -> tuple[float, float]:
     return own, children
 
 
-def run_mode(mode: str, base: str, pages: int) -> dict[str, Any]:
+def children_cpu() -> float:
+    """CPU seconds used so far by the live child processes (the extraction workers)."""
+    me, total = os.getpid(), 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # exited meanwhile
+        if int(fields[1]) == me:
+            total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU seconds of this process and its children between two page counts."""
+
+    def __init__(self, warm_at: int) -> None:
+        self.warm_at = warm_at  # pages before the first snapshot: start-up left out
+        self.pages = 0
+        self.start: tuple[int, float, float] | None = None
+        self.end: tuple[int, float, float] | None = None
+
+    def snapshot(self) -> tuple[int, float, float]:
+        return self.pages, time.process_time(), children_cpu()
+
+    def page_done(self, count: int = 1) -> None:
+        self.pages += count
+        if self.start is None and self.pages >= self.warm_at:
+            self.start = self.snapshot()
+
+    def finish(self) -> None:
+        self.end = self.snapshot()
+
+    def results(self) -> dict[str, float]:
+        """ms per page: steady (between the snapshots) and over the process's whole run."""
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # workers reaped by then
+        out = {
+            "run_main_ms": 1000 * (own.ru_utime + own.ru_stime) / max(self.pages, 1),
+            "run_workers_ms": 1000 * (kids.ru_utime + kids.ru_stime) / max(self.pages, 1),
+        }
+        if self.start and self.end and self.end[0] > self.start[0]:
+            pages = self.end[0] - self.start[0]
+            out["main_ms"] = 1000 * (self.end[1] - self.start[1]) / pages
+            out["workers_ms"] = 1000 * (self.end[2] - self.start[2]) / pages
+        return out
+
+
+def run_mode(
+    mode: str, base: str, pages: int, processes: int | None, overrides: dict[str, str]
+) -> dict[str, Any]:
     """Inside a fresh process: one mode, timed from start to close."""
     import scrapy
     from scrapy.crawler import CrawlerProcess
@@ -122,30 +184,38 @@ def run_mode(mode: str, base: str, pages: int) -> dict[str, Any]:
         from crawler.extraction_pool import ExtractionPool
 
         bodies = corpus()
-        pool = ExtractionPool(None)
+        pool = ExtractionPool(processes)
+        meter = CpuMeter(0)
+
+        async def one(i: int) -> None:
+            page = bodies[i % len(bodies)] + f"\n<!-- page {i} -->\n".encode()
+            await pool.extract(page.decode("utf-8", "replace"), f"{base}/p/{i}/")
+            meter.page_done()
 
         async def all_pages() -> None:
             await pool.extract("<html></html>", "https://example.org/")  # start the workers
+            meter.page_done(0)
             started = time.perf_counter()
-            await asyncio.gather(*[
-                pool.extract(bodies[i % len(bodies)].decode("utf-8", "replace"),
-                             f"{base}/p/{i}/") for i in range(pages)
-            ])  # fmt: skip
+            await asyncio.gather(*[one(i) for i in range(pages)])
             results["seconds"] = time.perf_counter() - started
+            meter.finish()
 
         results: dict[str, Any] = {}
         asyncio.run(all_pages())
         pool.close()
         own, child = peak_rss_mb()
-        return {"pages": pages, "seconds": results["seconds"], "rss_mb": own, "child_mb": child}
+        return {"pages": pages, "seconds": results["seconds"], "rss_mb": own, "child_mb": child,
+                **meter.results()}  # fmt: skip
 
-    done = {"pages": 0}
+    meter = CpuMeter(max(100, pages // 10))
 
     class BenchSpider(scrapy.Spider):
         name = f"bench-{mode}"
         start_urls: ClassVar[list[str]] = [f"{base}/sitemap.xml?n={pages}"]
         custom_settings: ClassVar[dict[str, Any]] = {
-            "ITEM_PIPELINES": {}, "EXTENSIONS": {}, "ROBOTSTXT_OBEY": False
+            "ITEM_PIPELINES": {},
+            "EXTENSIONS": {},
+            "ROBOTSTXT_OBEY": False,
         }
 
         def parse(self, response: Any) -> Any:
@@ -153,7 +223,6 @@ def run_mode(mode: str, base: str, pages: int) -> dict[str, Any]:
                 yield scrapy.Request(entry.url, callback=self.page)
 
         def page(self, response: Any) -> Any:
-            done["pages"] += 1
             if mode == "naive":
                 import trafilatura
 
@@ -162,15 +231,20 @@ def run_mode(mode: str, base: str, pages: int) -> dict[str, Any]:
                 yield {"url": response.url, "text": doc.text if doc else ""}
 
     settings = get_project_settings()
-    settings.setdict(CRAWL_SETTINGS, priority="cmdline")
+    settings.setdict({**CRAWL_SETTINGS, **overrides}, priority="cmdline")
+    if processes is not None:
+        settings.set("NEWS_EXTRACT_PROCESSES", processes, priority="cmdline")
     archive = tempfile.mkdtemp(prefix="bench-archive-")
     settings.set("ARCHIVE_URI", archive, priority="cmdline")
     process = CrawlerProcess(settings)
+    crawler = process.create_crawler("news" if mode == "full" else BenchSpider)
+    # Connected before the spider's own handlers: the last snapshot is taken while the
+    # extraction workers still live, once every page has gone through the pipelines.
+    crawler.signals.connect(meter.page_done, signal=scrapy.signals.response_received)
+    crawler.signals.connect(meter.finish, signal=scrapy.signals.spider_idle)
     if mode == "full":
-        crawler = process.create_crawler("news")
         process.crawl(crawler, urls=f"{base}/sitemap.xml?n={pages}")
     else:
-        crawler = process.create_crawler(BenchSpider)
         process.crawl(crawler)
     started = time.perf_counter()
     process.start()
@@ -179,14 +253,18 @@ def run_mode(mode: str, base: str, pages: int) -> dict[str, Any]:
     fetched = stats.get("response_received_count", 0) - 1  # minus the sitemap
     own, child = peak_rss_mb()
     return {"pages": fetched, "seconds": seconds, "rss_mb": own, "child_mb": child,
-            "articles": stats.get("news/articles")}  # fmt: skip
+            "articles": stats.get("news/articles"), **meter.results()}  # fmt: skip
 
 
-def measure(mode: str, base: str, pages: int) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, __file__, "--run", mode, "--base", base, "--pages", str(pages)],
-        cwd=ROOT, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+def measure(
+    mode: str, base: str, pages: int, processes: int | None, overrides: list[str]
+) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--run", mode, "--base", base, "--pages", str(pages)]
+    if processes is not None:
+        command += ["--processes", str(processes)]
+    for item in overrides:
+        command += ["--set", item]
+    out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"{mode} failed:\n{out.stderr[-3000:]}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
@@ -194,15 +272,28 @@ def measure(mode: str, base: str, pages: int) -> dict[str, Any]:
     return result
 
 
+def ms(result: dict[str, Any], key: str) -> str:
+    return f"{result[key]:.2f}" if key in result else "-"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=3000)
     parser.add_argument("--growth", action="store_true", help="also full at 5k and 20k pages")
+    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated subset")
+    parser.add_argument(
+        "--processes", type=int, help="NEWS_EXTRACT_PROCESSES for full and pool (default: cores)"
+    )
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE",
+        help="override a project setting in every mode, e.g. CONCURRENT_ITEMS=10 (repeatable)",
+    )  # fmt: skip
     parser.add_argument("--run", help=argparse.SUPPRESS)
     parser.add_argument("--base", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run:
-        print(json.dumps(run_mode(args.run, args.base, args.pages)))
+        overrides = dict(item.split("=", 1) for item in args.set)
+        print(json.dumps(run_mode(args.run, args.base, args.pages, args.processes, overrides)))
         return 0
     ports: Any = multiprocessing.Queue()
     server = multiprocessing.Process(target=serve, args=(ports, max(args.pages, 20000)),
@@ -210,23 +301,40 @@ def main(argv: list[str] | None = None) -> int:
     server.start()
     base = f"http://127.0.0.1:{ports.get(timeout=30)}"
     try:
-        results = {m: measure(m, base, args.pages) for m in ("bare", "naive", "full", "pool")}
-        print(f"{args.pages} pages from {base}, {multiprocessing.cpu_count()} cores\n")
-        print(f"{'mode':8}{'pages':>8}{'pages/s':>10}{'peak RSS MB':>13}{'worker MB':>11}")
+        modes = [m for m in args.modes.split(",") if m]
+        results = {m: measure(m, base, args.pages, args.processes, args.set) for m in modes}
+        print(f"{args.pages} pages from {base}, {multiprocessing.cpu_count()} cores, "
+              f"load average {os.getloadavg()[0]:.1f}\n")  # fmt: skip
+        print("CPU ms/page: steady state (whole run)")
+        print(f"{'mode':6}{'pages':>7}{'pages/s':>9}{'main CPU':>16}{'workers CPU':>16}"
+              f"{'peak RSS MB':>13}{'worker MB':>11}")  # fmt: skip
         for mode, r in results.items():
-            print(f"{mode:8}{r['pages']:>8}{r['pages_per_s']:>10.1f}{r['rss_mb']:>13.0f}"
-                  f"{r['child_mb']:>11.0f}")  # fmt: skip
-        full, naive = results["full"]["pages_per_s"], results["naive"]["pages_per_s"]
-        ceiling = min(results["bare"]["pages_per_s"], results["pool"]["pages_per_s"])
-        print(f"\nfull / naive = {full / naive:.2f}x (target >= 1.6x)")
-        print(f"full / min(bare, pool) = {full / ceiling:.0%} (target >= 85%)")
-        print(f"full peak RSS = {results['full']['rss_mb']:.0f} MB main process "
-              f"(+ {results['full']['child_mb']:.0f} MB largest worker) (target <= 300 MB)")
+            main_cpu = f"{ms(r, 'main_ms')} ({ms(r, 'run_main_ms')})"
+            workers_cpu = f"{ms(r, 'workers_ms')} ({ms(r, 'run_workers_ms')})"
+            print(f"{mode:6}{r['pages']:>7}{r['pages_per_s']:>9.1f}{main_cpu:>16}"
+                  f"{workers_cpu:>16}{r['rss_mb']:>13.0f}{r['child_mb']:>11.0f}")  # fmt: skip
+        if {"full", "naive"} <= results.keys():
+            full, naive = results["full"]["pages_per_s"], results["naive"]["pages_per_s"]
+            print(f"\nfull / naive = {full / naive:.2f}x (target >= 1.6x)")
+        if {"full", "bare", "pool"} <= results.keys():
+            full = results["full"]["pages_per_s"]
+            ceiling = min(results["bare"]["pages_per_s"], results["pool"]["pages_per_s"])
+            print(f"full / min(bare, pool) = {full / ceiling:.0%} (target >= 85%)")
+        if "full" in results:
+            print(
+                f"full peak RSS = {results['full']['rss_mb']:.0f} MB main process "
+                f"(+ {results['full']['child_mb']:.0f} MB largest worker) (target <= 300 MB)"
+            )
         if args.growth:
-            small, large = (measure("full", base, n) for n in (5000, 20000))
+            small, large = (
+                measure("full", base, n, args.processes, args.set) for n in (5000, 20000)
+            )
             growth = large["rss_mb"] / small["rss_mb"] - 1
-            print(f"peak RSS 5k -> 20k pages: {small['rss_mb']:.0f} -> {large['rss_mb']:.0f} MB "
-                  f"({growth:+.0%}, target < +10%)")
+            print(
+                f"peak RSS 5k -> 20k pages: {small['rss_mb']:.0f} -> {large['rss_mb']:.0f} MB "
+                f"({growth:+.0%}, target < +10%); largest worker {small['child_mb']:.0f} -> "
+                f"{large['child_mb']:.0f} MB"
+            )
     finally:
         server.terminate()
     return 0

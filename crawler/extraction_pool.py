@@ -1,8 +1,11 @@
 """Extraction off the reactor: a process pool, so fetching and extraction overlap on all cores.
 
-trafilatura takes ~5-10 ms of CPU per page; run in Scrapy's reactor thread it stalls every
-download meanwhile. Here pages go to `NEWS_EXTRACT_PROCESSES` worker processes (default: the
-machine's cores; 0 = extract in the reactor thread, as `scrapy extract` does). At most
+trafilatura takes ~5-10 ms of CPU per page, and Scrapy's link extractor another ~2 ms (it
+parses the page again); run in Scrapy's reactor thread they stall every download meanwhile.
+Here an HTML page's body goes to one of `NEWS_EXTRACT_PROCESSES` worker processes (default: the
+machine's cores; 0 = in the reactor thread, as `scrapy extract` does), which rebuilds the
+response and returns everything the spider needs from it: the extraction, the feeds the page
+advertises and its in-site links. The reactor never decodes or parses the page. At most
 `2 x processes` pages wait for a worker; the rest wait as responses in Scrapy's scraper slot,
 whose size limit (SCRAPER_SLOT_MAX_ACTIVE_SIZE) then pauses downloading: back-pressure, so
 memory stays flat when extraction is the bottleneck.
@@ -14,9 +17,31 @@ import asyncio
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
+from scrapy.http import TextResponse
+
+from crawler import discovery
 from crawler.extraction import Extraction, extract
+
+
+@dataclass
+class PageResult:
+    """What the spider takes from one HTML page."""
+
+    extraction: Extraction
+    feeds: list[str]  # in-site feeds the page advertises
+    links: list[str]  # in-site followable links
+
+
+def read_page(
+    response: TextResponse, domains: list[str], *, fetched_at: str, min_chars: int
+) -> PageResult:
+    """Extract the page and find its feeds and links (in a worker, or inline)."""
+    extraction = extract(response.text, response.url, fetched_at=fetched_at, min_chars=min_chars)
+    feeds = [f for f in discovery.advertised_feeds(response) if discovery.in_site(f, domains)]
+    return PageResult(extraction, feeds, list(discovery.html_links(response, domains)))
 
 
 def _warm_up() -> None:
@@ -44,11 +69,26 @@ class ExtractionPool:
     async def extract(self, html: str, url: str, **options: Any) -> Extraction:
         if self.processes <= 0:
             return extract(html, url, **options)
+        return await self._run(_extract_call, html, url, options)
+
+    async def read_page(
+        self, response: TextResponse, domains: list[str], *, fetched_at: str, min_chars: int
+    ) -> PageResult:
+        if self.processes <= 0:
+            return read_page(response, domains, fetched_at=fetched_at, min_chars=min_chars)
+        # The body as bytes, undecoded: TextResponse takes its encoding from the body and the
+        # Content-Type header alone, so the worker's rebuilt response decodes it the same way.
+        content_type = response.headers.get(b"Content-Type")
+        return await self._run(
+            _read_page_call, type(response), response.url, response.body, content_type,
+            domains, fetched_at, min_chars,
+        )  # fmt: skip
+
+    async def _run(self, function: Any, *args: Any) -> Any:
         pool = self._start()
         assert self._slots is not None
         async with self._slots:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(pool, _extract_call, html, url, options)
+            return await asyncio.get_running_loop().run_in_executor(pool, function, *args)
 
     def close(self) -> None:
         if self._pool is not None:
@@ -58,3 +98,17 @@ class ExtractionPool:
 
 def _extract_call(html: str, url: str, options: dict[str, Any]) -> Extraction:
     return extract(html, url, **options)
+
+
+def _read_page_call(
+    response_class: type[TextResponse],
+    url: str,
+    body: bytes,
+    content_type: bytes | None,
+    domains: list[str],
+    fetched_at: str,
+    min_chars: int,
+) -> PageResult:
+    headers = {b"Content-Type": content_type} if content_type is not None else None
+    response = response_class(url=url, body=body, headers=headers)
+    return read_page(response, domains, fetched_at=fetched_at, min_chars=min_chars)

@@ -26,11 +26,11 @@ from scrapy.http import Response, TextResponse
 from crawler import discovery
 from crawler.discovery import DateWindow, DocKind, canonical
 from crawler.extensions import set_crawl_delay
-from crawler.extraction import utc_now_iso
+from crawler.extraction import Extraction, utc_now_iso
 from crawler.extraction_pool import ExtractionPool
 from crawler.items import CAPTURE_FIELDS, CAPTURE_META_KEY, Article
 from crawler.seeds import Seed, SeedError, read_seeds, split_urls
-from crawler.seen import SeenStore, conditional_headers, seen_store_path
+from crawler.seen import conditional_headers, open_seen_store
 
 REFETCH_MODES = ("none", "changed", "all")
 # Responses the spider wants to see although they are not 2xx.
@@ -84,7 +84,7 @@ class NewsSpider(scrapy.Spider):
         spider.window = DateWindow.build(
             spider.since, spider.until, settings.getfloat("NEWS_MAX_AGE_DAYS", 30)
         )
-        spider.seen = SeenStore(seen_store_path(crawler))
+        spider.seen = open_seen_store(crawler)  # Redis when REDIS_URL is set, else SQLite
         processes = settings.get("NEWS_EXTRACT_PROCESSES")
         spider.extractor = ExtractionPool(None if processes in (None, "") else int(processes))
         crawler.signals.connect(spider.item_scraped, signal=signals.item_scraped)
@@ -187,13 +187,20 @@ class NewsSpider(scrapy.Spider):
             for request in self.dated(iter(entries), "sitemap"):
                 yield request
         elif kind is DocKind.HTML and isinstance(response, TextResponse):
-            article = await self.article(response)
+            # Extraction, advertised feeds and links all come from an extraction worker.
+            capture = response.meta.get(CAPTURE_META_KEY, {})
+            page = await self.extractor.read_page(
+                response,
+                self.allowed_domains,
+                fetched_at=capture.get("fetched_at") or utc_now_iso(),
+                min_chars=self.min_article_chars,
+            )
+            article = self.article(response, page.extraction)
             if article is not None:
                 yield article
-            for feed in discovery.advertised_feeds(response):
-                if discovery.in_site(feed, self.allowed_domains):
-                    yield self.document_request(feed)
-            for url in discovery.html_links(response, self.allowed_domains):
+            for feed in page.feeds:
+                yield self.document_request(feed)
+            for url in page.links:
                 if (request := self.page_request(url, "link")) is not None:
                     yield request
 
@@ -205,13 +212,9 @@ class NewsSpider(scrapy.Spider):
             children,
         )
 
-    async def article(self, response: TextResponse) -> Article | None:
+    def article(self, response: TextResponse, result: Extraction) -> Article | None:
         """The page's Article with its WARC pointers, or None for index and other pages."""
         capture = response.meta.get(CAPTURE_META_KEY, {})
-        fetched_at = capture.get("fetched_at") or utc_now_iso()
-        result = await self.extractor.extract(
-            response.text, response.url, fetched_at=fetched_at, min_chars=self.min_article_chars
-        )
         if result.article is None or result.not_article:
             reason = result.not_article or "no_text"
             self.crawler.stats.inc_value(f"news/not_article/{reason.split(':')[0]}")
