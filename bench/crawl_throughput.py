@@ -1,15 +1,17 @@
 """Crawl throughput and memory, side by side in one run (issue #7).
 
-    python bench/crawl_throughput.py [--pages 3000] [--growth]
+    python bench/crawl_throughput.py [--pages 3000] [--repeat 3] [--growth]
 
-A page server in its own process serves N realistic pages (the extraction fixtures and demo
-articles under distinct URLs, listed in /sitemap.xml) on 127.0.0.1. Each page's payload is
-made unique by a trailing comment, as on a real news site, so WARC deduplication writes full
-response records, not revisits. Each mode then runs in a fresh process and reports pages/s,
-peak RSS, and CPU milliseconds per page of the main process (all its threads) and of the
-extraction workers: unlike pages/s, CPU per page hardly changes when other work shares the
-machine. "steady" CPU is measured between the 10th percentile page and the last page (start-up
-and close left out); "run" CPU is the whole process lifetime divided by the pages.
+A lean page server in its own process (asyncio, responses built once: ~0.05 ms CPU a page)
+serves N realistic pages (the extraction fixtures and demo articles under distinct URLs,
+listed in /sitemap.xml) on 127.0.0.1. Each page's payload is made unique by a trailing comment,
+as on a real news site, so WARC deduplication writes full response records, not revisits.
+Each mode then runs in a fresh process and reports pages/s, peak RSS, and CPU milliseconds per
+page of the main process (all its threads), of the extraction workers and of the server.
+"steady" CPU is measured between the 10th percentile page and the last page (start-up and
+close left out); "run" CPU is the whole process lifetime divided by the pages. On a shared VM
+both vary from run to run (seen here: +-20% between two identical runs), so every mode runs
+--repeat times (default 3), interleaved with the others, and its fastest round is reported.
   bare   Scrapy fetching the pages, no extraction
   naive  a spider calling trafilatura inside parse()
   full   the project's `news` spider: pooled extraction + WARC + text + manifest
@@ -24,6 +26,7 @@ sitemap entries, depth 1, LOG_LEVEL WARNING. Everything else is the project's ow
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import multiprocessing
 import os
@@ -32,7 +35,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -70,47 +72,60 @@ def corpus() -> list[bytes]:
 
 
 def serve(port_queue: Any, pages: int) -> None:
+    """A lean HTTP/1.1 keep-alive server (asyncio streams, responses built once): it should
+    cost the machine far less CPU per page than the crawler it feeds, as a real site does.
+    http.server parses every request's headers with the email package, which on 2 cores
+    took CPU from the crawler under test."""
     bodies = corpus()
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def response(status: str, ctype: str, body: bytes) -> bytes:
+        head = f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n\r\n"
+        return head.encode() + body
 
-        def log_message(self, *args: object) -> None:
-            pass
+    cache: dict[str, bytes] = {}
 
-        def do_GET(self) -> None:
-            base = f"http://127.0.0.1:{self.server.server_address[1]}"
-            if self.path.startswith("/sitemap.xml"):
-                count = int(self.path.partition("?n=")[2] or pages)
+    def answer(path: str, base: str) -> bytes:
+        if path.startswith("/p/"):
+            number = int(path.split("/")[2])
+            body = bodies[number % len(bodies)] + f"\n<!-- page {number} -->\n".encode()
+            return response("200 OK", "text/html; charset=utf-8", body)
+        if path not in cache:
+            if path.startswith("/sitemap.xml"):
+                count = int(path.partition("?n=")[2] or pages)
                 urls = "".join(f"<url><loc>{base}/p/{i}/</loc></url>" for i in range(count))
-                body = (
-                    '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/'
-                    f'sitemap/0.9">{urls}</urlset>'
-                ).encode()
-                ctype = "application/xml"
-            elif self.path == "/robots.txt":
-                body, ctype = b"User-agent: *\nDisallow:\n", "text/plain"
-            elif self.path.startswith("/p/"):
-                number = int(self.path.split("/")[2])
-                body = bodies[number % len(bodies)] + f"\n<!-- page {number} -->\n".encode()
-                ctype = "text/html; charset=utf-8"
+                xml = ('<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/'
+                       f'sitemap/0.9">{urls}</urlset>')  # fmt: skip
+                cache[path] = response("200 OK", "application/xml", xml.encode())
+            elif path == "/robots.txt":
+                cache[path] = response("200 OK", "text/plain", b"User-agent: *\nDisallow:\n")
             else:
-                body, ctype = b"not found", "text/plain"
-                self.send_response(404)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+                cache[path] = response("404 Not Found", "text/plain", b"not found")
+        return cache[path]
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    port_queue.put(server.server_address[1])
-    server.serve_forever()
+    async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        base = "http://127.0.0.1:{}".format(writer.get_extra_info("sockname")[1])
+        try:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                path = head.split(b" ", 2)[1].decode("latin-1")
+                writer.write(answer(path, base))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(client, "127.0.0.1", 0)
+        port_queue.put(server.sockets[0].getsockname()[1])
+        await server.serve_forever()
+
+    asyncio.run(main())
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) one process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb() -> tuple[float, float]:
@@ -281,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=int, default=3000)
     parser.add_argument("--growth", action="store_true", help="also full at 5k and 20k pages")
     parser.add_argument("--modes", default=",".join(MODES), help="comma-separated subset")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of every mode (best kept)")
     parser.add_argument(
         "--processes", type=int, help="NEWS_EXTRACT_PROCESSES for full and pool (default: cores)"
     )
@@ -302,17 +318,28 @@ def main(argv: list[str] | None = None) -> int:
     base = f"http://127.0.0.1:{ports.get(timeout=30)}"
     try:
         modes = [m for m in args.modes.split(",") if m]
-        results = {m: measure(m, base, args.pages, args.processes, args.set) for m in modes}
+        runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
+        for _round in range(args.repeat):  # modes interleaved: a slow spell hits them all
+            for mode in modes:
+                before = process_cpu(server.pid)
+                result = measure(mode, base, args.pages, args.processes, args.set)
+                result["server_ms"] = 1000 * (process_cpu(server.pid) - before) / args.pages
+                runs[mode].append(result)
+        # the fastest round of each mode, as timeit does: noise only ever slows a run down
+        results = {mode: max(rs, key=lambda r: r["pages_per_s"]) for mode, rs in runs.items()}
         print(f"{args.pages} pages from {base}, {multiprocessing.cpu_count()} cores, "
-              f"load average {os.getloadavg()[0]:.1f}\n")  # fmt: skip
+              f"load average {os.getloadavg()[0]:.1f}; best of {args.repeat} interleaved "
+              "rounds (all rounds' pages/s in brackets)\n")  # fmt: skip
         print("CPU ms/page: steady state (whole run)")
         print(f"{'mode':6}{'pages':>7}{'pages/s':>9}{'main CPU':>16}{'workers CPU':>16}"
-              f"{'peak RSS MB':>13}{'worker MB':>11}")  # fmt: skip
+              f"{'server CPU':>12}{'peak RSS MB':>13}{'worker MB':>11}")  # fmt: skip
         for mode, r in results.items():
+            spread = ", ".join(f"{x['pages_per_s']:.0f}" for x in runs[mode])
             main_cpu = f"{ms(r, 'main_ms')} ({ms(r, 'run_main_ms')})"
             workers_cpu = f"{ms(r, 'workers_ms')} ({ms(r, 'run_workers_ms')})"
             print(f"{mode:6}{r['pages']:>7}{r['pages_per_s']:>9.1f}{main_cpu:>16}"
-                  f"{workers_cpu:>16}{r['rss_mb']:>13.0f}{r['child_mb']:>11.0f}")  # fmt: skip
+                  f"{workers_cpu:>16}{r['server_ms']:>12.2f}{r['rss_mb']:>13.0f}"
+                  f"{r['child_mb']:>11.0f}  [{spread}]")  # fmt: skip
         if {"full", "naive"} <= results.keys():
             full, naive = results["full"]["pages_per_s"], results["naive"]["pages_per_s"]
             print(f"\nfull / naive = {full / naive:.2f}x (target >= 1.6x)")

@@ -11,22 +11,25 @@ import calendar
 import enum
 import gzip
 import io
+import posixpath
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import feedparser
 from courlan import is_not_crawlable, normalize_url
 from dateutil import parser as date_parser
 from lxml import etree
 from protego import Protego
-from scrapy.http import Response, TextResponse
-from scrapy.linkextractors import LinkExtractor
+from scrapy.http import Response
+from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
+from w3lib.html import strip_html5_whitespace
+from w3lib.url import safe_url_string
 
 NEWS_NS = "{http://www.google.com/schemas/sitemap-news/0.9}"
 
@@ -166,13 +169,16 @@ def robots_crawl_delay(response: Response, user_agent: str) -> float | None:
     return float(delay) if delay is not None else None
 
 
-def advertised_feeds(response: TextResponse) -> list[str]:
-    """Feeds a page advertises with <link rel="alternate" type="application/rss+xml">."""
-    hrefs = response.xpath(
-        "//link[contains(concat(' ', normalize-space(@rel), ' '), ' alternate ')]"
-        "[@type='application/rss+xml' or @type='application/atom+xml']/@href"
-    ).getall()
-    return [response.urljoin(h.strip()) for h in hrefs if h.strip()]
+FEED_LINKS = etree.XPath(
+    "//link[contains(concat(' ', normalize-space(@rel), ' '), ' alternate ')]"
+    "[@type='application/rss+xml' or @type='application/atom+xml']/@href"
+)
+
+
+def advertised_feeds(root: Any, page_url: str) -> list[str]:
+    """Feeds a parsed page advertises with <link rel="alternate" type="application/rss+xml">."""
+    base = base_url(root, page_url)
+    return [urljoin(base, h.strip()) for h in FEED_LINKS(root) if h.strip()]
 
 
 def canonical(url: str) -> str:
@@ -216,13 +222,40 @@ def in_site(url: str, domains: list[str]) -> bool:
     return any(host == d or host.endswith("." + d) for d in domains)
 
 
-# Scrapy's extractor drops images, media and archives by extension; it is stateless, so one
-# instance serves every page.
-LINK_EXTRACTOR = LinkExtractor(unique=True)
+# The rules of Scrapy's LinkExtractor(unique=True) (<a>/<area> href, HTML5 whitespace stripped,
+# joined to <base href>, made safe with w3lib, rel=nofollow and media/archive extensions
+# dropped), read straight off the tree the extraction worker parsed already: Scrapy's own
+# extractor parses the page a second time and collects every link's text, ~1.5 ms a page.
+DENIED_EXTENSIONS = frozenset(f".{e}" for e in IGNORED_EXTENSIONS)
+LINK_SCHEMES = ("http", "https")
 
 
-def html_links(response: TextResponse, domains: list[str]) -> Iterator[str]:
-    """In-site, followable links of an HTML page (no login, print, share or feed URLs)."""
-    for link in LINK_EXTRACTOR.extract_links(response):
-        if not link.nofollow and in_site(link.url, domains) and not is_not_crawlable(link.url):
-            yield link.url
+def base_url(root: Any, page_url: str) -> str:
+    for href in root.iterfind(".//base[@href]"):
+        return urljoin(page_url, strip_html5_whitespace(href.get("href")))
+    return page_url
+
+
+def html_links(root: Any, page_url: str, encoding: str, domains: list[str]) -> list[str]:
+    """In-site, followable links of a parsed HTML page (no login, print, share or feed URLs),
+    in page order, each once."""
+    base = base_url(root, page_url)
+    found: dict[str, None] = {}
+    for element in root.iter("a", "area"):
+        href = element.get("href")
+        if not href or "nofollow" in (element.get("rel") or "").lower().split():
+            continue
+        try:
+            url = safe_url_string(urljoin(base, strip_html5_whitespace(href)), encoding)
+            parts = urlsplit(url)
+        except ValueError:
+            continue  # a bogus link, as Scrapy skips it
+        if (
+            parts.scheme in LINK_SCHEMES
+            and url not in found
+            and posixpath.splitext(parts.path)[1].lower() not in DENIED_EXTENSIONS
+            and in_site(url, domains)
+            and not is_not_crawlable(url)
+        ):
+            found[url] = None
+    return list(found)

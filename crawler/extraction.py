@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 import trafilatura
 from lxml.etree import ParserError
+from lxml.html import HtmlElement
 
 from crawler import metadata
 from crawler.boilerplate import clean_text, prune_chrome
@@ -51,13 +52,31 @@ def extract(
     min_chars: int = DEFAULT_MIN_CHARS,
 ) -> Extraction:
     """Extract one page. Never raises on bad input: a broken page is a reason, not a crash."""
-    fetched_at = fetched_at or utc_now_iso()
+    tree = parse_html(html)
+    if isinstance(tree, str):
+        return Extraction(None, tree)
+    return extract_tree(tree, url, fetched_at=fetched_at, min_chars=min_chars)
+
+
+def parse_html(html: str | bytes) -> HtmlElement | str:
+    """The page's lxml tree, or why it has none (a reason, never an exception)."""
     try:
         tree = trafilatura.load_html(html)
     except (ParserError, ValueError, TypeError) as exc:
-        return Extraction(None, f"unparsable: {exc}")
-    if tree is None:
-        return Extraction(None, "unparsable")
+        return f"unparsable: {exc}"
+    return "unparsable" if tree is None else tree
+
+
+def extract_tree(
+    tree: HtmlElement,
+    url: str,
+    *,
+    fetched_at: str | None = None,
+    min_chars: int = DEFAULT_MIN_CHARS,
+) -> Extraction:
+    """Extract a page parsed by :func:`parse_html`. Prunes ``tree`` in place: read anything
+    else from it (links, feeds) first."""
+    fetched_at = fetched_at or utc_now_iso()
     page = metadata.read_page_data(tree)
     prune_chrome(tree)
     signals = page_signals(tree, page)

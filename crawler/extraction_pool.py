@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +25,9 @@ from typing import Any
 from scrapy.http import TextResponse
 
 from crawler import discovery
-from crawler.extraction import Extraction, extract
+from crawler.extraction import Extraction, extract, extract_tree, parse_html
+
+PARENT_POLL = 1.0  # seconds between a worker's checks that the crawl process still lives
 
 
 @dataclass
@@ -38,15 +42,31 @@ class PageResult:
 def read_page(
     response: TextResponse, domains: list[str], *, fetched_at: str, min_chars: int
 ) -> PageResult:
-    """Extract the page and find its feeds and links (in a worker, or inline)."""
-    extraction = extract(response.text, response.url, fetched_at=fetched_at, min_chars=min_chars)
-    feeds = [f for f in discovery.advertised_feeds(response) if discovery.in_site(f, domains)]
-    return PageResult(extraction, feeds, list(discovery.html_links(response, domains)))
+    """Extract the page and find its feeds and links (in a worker, or inline), all from one
+    parse: links and feeds are read before extraction prunes the tree."""
+    tree = parse_html(response.text)
+    if isinstance(tree, str):
+        return PageResult(Extraction(None, tree), [], [])
+    url = response.url
+    feeds = [f for f in discovery.advertised_feeds(tree, url) if discovery.in_site(f, domains)]
+    links = discovery.html_links(tree, url, response.encoding, domains)
+    extraction = extract_tree(tree, url, fetched_at=fetched_at, min_chars=min_chars)
+    return PageResult(extraction, feeds, links)
 
 
-def _warm_up() -> None:
-    """Load trafilatura, lxml and the language model once per worker, not per page."""
+def _start_worker(parent: int) -> None:
+    """Each worker: exit with the crawl, then load trafilatura, lxml and the language model
+    once, not per page."""
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     extract("<html><body><p>warm up</p></body></html>", "https://example.org/")
+
+
+def _exit_with(parent: int) -> None:
+    """A crawl killed with SIGKILL cannot shut its pool down; without this its idle workers
+    would linger as orphans (~80 MB each), one set per killed run."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL)
+    os._exit(0)
 
 
 class ExtractionPool:
@@ -61,7 +81,8 @@ class ExtractionPool:
             self._pool = ProcessPoolExecutor(
                 self.processes,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_warm_up,
+                initializer=_start_worker,
+                initargs=(os.getpid(),),
             )
             self._slots = asyncio.Semaphore(2 * self.processes)
         return self._pool

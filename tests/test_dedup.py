@@ -84,10 +84,12 @@ def test_result_does_not_depend_on_the_order_of_adding() -> None:
 
 
 def test_settings_choose_threshold_permutations_and_shingles() -> None:
-    dedup = Deduplicator.from_settings(
-        Settings({"CORPUS_DEDUP_THRESHOLD": 0.7, "CORPUS_DEDUP_NUM_PERM": 64,
-                  "CORPUS_DEDUP_SHINGLE_WORDS": 3})  # fmt: skip
-    )
+    settings = {
+        "CORPUS_DEDUP_THRESHOLD": 0.7,
+        "CORPUS_DEDUP_NUM_PERM": 64,
+        "CORPUS_DEDUP_SHINGLE_WORDS": 3,
+    }
+    dedup = Deduplicator.from_settings(Settings(settings))
     assert (dedup.threshold, dedup.num_perm, dedup.shingle_words) == (0.7, 64, 3)
     bands, rows = lsh_bands(0.7, 64)
     assert (dedup.bands, dedup.rows) == (bands, rows) and bands * rows <= 64

@@ -59,8 +59,15 @@ def test_sigkilled_crawl_is_repaired_by_the_next_run(tmp_path: Path) -> None:
             if shards and len(text_records_open(shards[0])) >= 3:
                 break
             time.sleep(0.1)
+        workers = pool_workers(crawl.pid)
         os.kill(crawl.pid, signal.SIGKILL)
         crawl.wait()
+        assert workers, "the crawl had no extraction workers to check"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
+            time.sleep(0.1)
+        orphans = [w for w in workers if Path(f"/proc/{w}").exists()]
+        assert not orphans, f"extraction workers outlived the killed crawl: {orphans}"
         (warc_open,) = run_dir.glob("warc/*.warc.gz.open")
         (text_open,) = run_dir.glob("text/*.jsonl.gz.open")
         articles_before = len(text_records_open(text_open))
@@ -92,6 +99,20 @@ def text_records_open(path: Path) -> list[bytes]:
     return gzip.decompress(path.read_bytes()[:length]).splitlines() if length else []
 
 
+def pool_workers(pid: int) -> list[int]:
+    """The extraction pool's worker processes of a running crawl."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rpartition(")")[2].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if ppid == pid and b"spawn_main" in command:
+            found.append(int(stat.parent.name))
+    return found
+
+
 @pytest.mark.parametrize("jobdir", [False, True], ids=["seen-store", "jobdir"])
 def test_killed_and_rerun_crawl_loses_and_duplicates_no_article(
     tmp_path: Path, jobdir: bool
@@ -115,8 +136,15 @@ def test_killed_and_rerun_crawl_loses_and_duplicates_no_article(
             if shards and len(text_records_open(shards[0])) >= 4:
                 break
             time.sleep(0.05)
+        workers = pool_workers(crawl.pid)
         os.kill(crawl.pid, signal.SIGKILL)
         crawl.wait()
+        assert workers, "the crawl had no extraction workers to check"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
+            time.sleep(0.1)
+        orphans = [w for w in workers if Path(f"/proc/{w}").exists()]
+        assert not orphans, f"extraction workers outlived the killed crawl: {orphans}"
         # the worst moment to die: records written, but none of them marked seen yet
         with sqlite3.connect(archive / ".state" / "news-seen.sqlite") as seen:
             seen.execute("DELETE FROM articles")
