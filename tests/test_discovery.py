@@ -14,10 +14,15 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
+from courlan import is_not_crawlable
+from scrapy.http import HtmlResponse
+from scrapy.linkextractors import LinkExtractor
 
+from crawler import discovery
 from crawler.demo.server import DemoServer
 from crawler.discovery import DateWindow, canonical
-from tests.conftest import FAST, scrapy, text_records
+from crawler.extraction import parse_html
+from tests.conftest import FAST, PROJECT_ROOT, scrapy, text_records
 
 NOW = datetime.now(UTC)
 PARAGRAPH = (
@@ -265,3 +270,72 @@ def test_date_window() -> None:
     assert window.allows(None)  # undated entries are fetched
     default = DateWindow.build(None, None, max_age_days=30)
     assert not default.allows(ago(days=31)) and default.allows(ago(days=29))
+
+
+# --- links and feeds read off the extraction worker's parsed tree ---------------------------
+
+LINK_PAGE = """<!DOCTYPE html><html><head>
+<base href="https://news.example.org/world/">
+<link rel="alternate" type="application/rss+xml" href=" /feed.xml ">
+<link rel="alternate stylesheet" type="text/css" href="/theme.css">
+</head><body>
+<a href="story-one">relative to the base</a>
+<a href="  https://news.example.org/story-two  ">whitespace around</a>
+<a href="story-one#comments">same page, other fragment</a>
+<a href="https://news.example.org/story-two">duplicate</a>
+<a href="https://cdn.news.example.org/story-three">subdomain</a>
+<a href="https://other.example/story">off-site</a>
+<a rel="nofollow sponsored" href="/sponsored">nofollow</a>
+<a href="/files/report.PDF">a document</a>
+<a href="/login?next=/world/">login</a>
+<a href="mailto:desk@news.example.org">mail</a>
+<a href="javascript:void(0)">script</a>
+<a href="http://[::1">bogus</a>
+<area href="/map-story" alt="an image map">
+<a href="/caf\u00e9 story">non-ASCII and a space</a>
+<a>no href</a>
+</body></html>"""
+
+
+def test_links_follow_scrapys_link_extractor_rules() -> None:
+    tree = parse_html(LINK_PAGE)
+    assert not isinstance(tree, str)
+    links = discovery.html_links(tree, "https://news.example.org/a/page", "utf-8",
+                                 ["news.example.org"])  # fmt: skip
+    assert links == [
+        "https://news.example.org/world/story-one",
+        "https://news.example.org/story-two",
+        "https://news.example.org/world/story-one#comments",
+        "https://cdn.news.example.org/story-three",
+        "https://news.example.org/map-story",
+        "https://news.example.org/caf%C3%A9%20story",
+    ]
+    assert discovery.advertised_feeds(tree, "https://news.example.org/a/page") == [
+        "https://news.example.org/feed.xml"
+    ]
+
+
+def test_links_match_scrapys_link_extractor_on_the_demo_site() -> None:
+    """Same links, same order as Scrapy's LinkExtractor (plus the project's filters) on every
+    page of the demo site and the extraction fixtures."""
+
+
+    reference = LinkExtractor(unique=True)
+    pages = sorted((PROJECT_ROOT / "crawler" / "demo" / "site").rglob("*.html"))
+    pages += sorted((PROJECT_ROOT / "tests" / "fixtures" / "extraction").rglob("*.html"))
+    compared = 0
+    for path in pages:
+        url, domains = "https://news.example.org/section/page/", ["news.example.org"]
+        response = HtmlResponse(url=url, body=path.read_bytes())
+        expected = [
+            link.url
+            for link in reference.extract_links(response)
+            if not link.nofollow
+            and discovery.in_site(link.url, domains)
+            and not is_not_crawlable(link.url)
+        ]
+        tree = parse_html(response.text)
+        assert not isinstance(tree, str), path
+        assert discovery.html_links(tree, url, response.encoding, domains) == expected, path
+        compared += len(expected)
+    assert compared > 300, "too few in-site links compared to prove anything"
