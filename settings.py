@@ -84,7 +84,7 @@ S3_UPLOAD_RETRIES = 4  # whole-upload retries after boto3's own request retries
 S3_RETRY_BACKOFF = 2.0  # seconds before the first retry, doubled each time
 
 # --- Distributed crawling (scrapy-redis): README "Distributed crawling" -----------------------
-ADDONS = {"crawler.distributed.DistributedCrawlAddon": 0}  # with REDIS_URL set: scrapy-redis's shared scheduler queue and dupefilter; without it: nothing changes
+ADDONS = {"crawler.scheduler.SchedulerAddon": 0}  # the scheduler: with REDIS_URL set scrapy-redis's shared queue and dupefilter, else Scrapy's with its queue on disk in .state/ (memory stays flat however long the frontier)
 REDIS_URL = ""  # e.g. redis://redis.internal:6379/0: every worker given the same URL, seeds and ARCHIVE_URI shares one crawl (empty = single-process crawl)
 REDIS_CRAWL_ID = "default"  # names one distributed crawl (its queue and dupefilter keys); the last worker to finish deletes them, so an id can be reused
 REDIS_KEY_PREFIX = "newsarchiver"  # first part of every Redis key; give each archive its own prefix when archives share a Redis (the seen-store lives under it)

@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from scrapy.exceptions import NotConfigured
 from scrapy.settings import BaseSettings
 
 if TYPE_CHECKING:
@@ -78,17 +77,3 @@ def seen_key(settings: BaseSettings, spider: str, name: str) -> str:
 
 def run_lock_key(settings: BaseSettings, spider: str, run_id: str) -> str:
     return f"{_prefix(settings)}:run:{spider}:{run_id}"
-
-
-class DistributedCrawlAddon:
-    """Switches the crawl to the shared Redis scheduler when REDIS_URL is set; does nothing
-    otherwise (NotConfigured), so single-process crawls keep Scrapy's own scheduler."""
-
-    def update_settings(self, settings: BaseSettings) -> None:
-        if not redis_enabled(settings):
-            raise NotConfigured
-        settings.set("SCHEDULER", SCHEDULER, priority="addon")
-
-    @classmethod
-    def from_crawler(cls, crawler: Any) -> DistributedCrawlAddon:
-        return cls()

@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 import logging
+import sqlite3
 import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
@@ -61,20 +62,46 @@ class Original:
 
 
 class PayloadIndex:
-    """Payload digest -> first capture, for this run and earlier runs' CDXJ indexes."""
+    """Payload digest -> first capture, for this run and earlier runs' CDXJ indexes.
+
+    Kept in a private temporary SQLite database on disk (deleted when closed, or by the OS
+    when the process dies), not in a dict: a dict entry cost ~400 bytes of heap per archived
+    page, so memory grew with every page of a long crawl; SQLite's page cache stays ~2 MB."""
 
     def __init__(self) -> None:
-        self._seen: dict[str, Original] = {}
+        # "" = a private temporary on-disk database; one thread (the reactor) uses it
+        self.db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=OFF")  # nothing to recover: it dies with the run
+        self.db.execute("PRAGMA synchronous=OFF")
+        self.db.execute(
+            "CREATE TABLE payloads (digest TEXT PRIMARY KEY, uri TEXT NOT NULL,"
+            " date TEXT NOT NULL, record_id TEXT) WITHOUT ROWID"
+        )
+        self._count = 0
         self.loaded_runs = 0
 
     def __len__(self) -> int:
-        return len(self._seen)
+        return self._count
+
+    def __contains__(self, digest: str) -> bool:
+        return self.get(digest) is not None
 
     def get(self, digest: str) -> Original | None:
-        return self._seen.get(digest)
+        row = self.db.execute(
+            "SELECT uri, date, record_id FROM payloads WHERE digest = ?", (digest,)
+        ).fetchone()
+        return Original(*row) if row else None
 
     def add(self, digest: str, original: Original) -> None:
-        self._seen.setdefault(digest, original)
+        """Remember the first capture of a payload; later ones are ignored."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO payloads VALUES (?, ?, ?, ?)",
+            (digest, original.uri, original.date, original.record_id),
+        )
+        self._count += cursor.rowcount
+
+    def close(self) -> None:
+        self.db.close()
 
     def load_run(self, run_dir: Path) -> None:
         """Add the 200 responses of an earlier run (its indexes/index.cdxj and WARCs)."""
@@ -84,7 +111,7 @@ class PayloadIndex:
         wanted: dict[tuple[str, int], str] = {}
         for _key, _ts, fields in cdxj_entries(index):
             digest = fields.get("digest")
-            if fields.get("status") == "200" and digest and digest not in self._seen:
+            if fields.get("status") == "200" and digest and digest not in self:
                 wanted[(fields["filename"], int(fields["offset"]))] = digest
         for (filename, offset), digest in sorted(wanted.items()):
             original = read_original(run_dir / "warc" / filename, offset)

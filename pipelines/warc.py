@@ -276,6 +276,7 @@ class WarcCaptureExtension:
 
     def spider_closed(self) -> None:
         self.files.close()
+        self.payloads.close()
         warc_dir = self.run.store.local_root / self.run.prefix / "warc"
         warcs = sorted(warc_dir.glob("*.warc.gz"))
         index = self.run.store.local_path(self.run.key("indexes", CDXJ_NAME))
