@@ -145,6 +145,8 @@ def test_killed_and_rerun_crawl_loses_and_duplicates_no_article(
             time.sleep(0.1)
         orphans = [w for w in workers if Path(f"/proc/{w}").exists()]
         assert not orphans, f"extraction workers outlived the killed crawl: {orphans}"
+        frontier = archive / ".state" / "news-frontier"  # the scheduler's on-disk queue
+        assert frontier.is_dir() != jobdir, "without JOBDIR the queue is on disk in .state/"
         # the worst moment to die: records written, but none of them marked seen yet
         with sqlite3.connect(archive / ".state" / "news-seen.sqlite") as seen:
             seen.execute("DELETE FROM articles")
@@ -153,6 +155,8 @@ def test_killed_and_rerun_crawl_loses_and_duplicates_no_article(
             "-s", f"ARCHIVE_URI={archive}", "-s", "ARCHIVE_RUN_ID=rerun", *FAST, *job,
         )  # fmt: skip
     assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "'scheduler/enqueued/disk':" in rerun.stderr
+    assert not frontier.exists(), "the killed run's queue was left behind (or replayed)"
     if jobdir:
         assert "did not shut down cleanly" in rerun.stderr
     first = [r["url"] for r in text_records(killed_dir)]
