@@ -21,6 +21,7 @@ from crawler import metadata
 from crawler.boilerplate import clean_text, prune_chrome
 from crawler.items import Article
 from crawler.pagetype import not_article_reason, page_signals
+from crawler.trafilatura_metadata import TrafilaturaMetadata
 
 DEFAULT_MIN_CHARS = 400
 FAST = True
@@ -83,27 +84,27 @@ def extract_tree(
     doc = trafilatura.bare_extraction(
         tree,
         url=url,
-        with_metadata=True,
+        with_metadata=False,  # the metadata fields come from TrafilaturaMetadata, as needed
         include_comments=False,
         include_tables=True,
         include_images=False,
         fast=FAST,
-        date_extraction_params={"extensive_search": True, "original_date": True},
     )
     if doc is None:
         return Extraction(None, "no_text")
+    fallbacks = TrafilaturaMetadata(tree, url)
     latest = metadata.latest_plausible(fetched_at)
     headings = metadata.Headings.read(tree)
-    site = metadata.sitename(page, headings, doc.sitename, url)
-    title = metadata.headline(page, headings, doc.title, site, url)
-    author = metadata.author(tree, page, doc.author)
+    site = metadata.sitename(page, headings, fallbacks.sitename, url)
+    title = metadata.headline(page, headings, fallbacks.title, site, url)
+    author = metadata.author(tree, page, lambda: fallbacks.author)
     text = clean_text(doc.text or "", title, author)
     # Live blogs: the JSON-LD updates are the complete, ordered record when they are not
     # shorter than what the page's markup gave (sites sometimes list only the latest few).
     structured = metadata.liveblog_text(page)
     if structured and len(structured) >= 0.8 * len(text):
         text = structured
-    date, date_source = metadata.publication_date(tree, page, url, doc.date, latest)
+    date, date_source = metadata.publication_date(tree, page, url, lambda: fallbacks.date, latest)
     article = Article(
         id=record_id(url, fetched_at),
         url=url,
@@ -114,8 +115,8 @@ def extract_tree(
         date_modified=metadata.modified_date(page, latest),
         sitename=site,
         language=metadata.declared_language(tree, page) or metadata.detected_language(text),
-        description=doc.description,
-        tags=list(doc.tags or []) or None,
+        description=fallbacks.description,
+        tags=fallbacks.tags or None,
         text=text,
         fetched_at=fetched_at,
     )

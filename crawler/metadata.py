@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -159,9 +159,14 @@ def url_date(url: str) -> str | None:
 
 
 def publication_date(
-    tree: lxml_html.HtmlElement, page: PageData, url: str, fallback: str | None, latest: datetime
+    tree: lxml_html.HtmlElement,
+    page: PageData,
+    url: str,
+    fallback: Callable[[], str | None],
+    latest: datetime,
 ) -> tuple[str | None, str]:
-    """(ISO date, where it came from), in the order of trust of issue #3."""
+    """(ISO date, where it came from), in the order of trust of issue #3; ``fallback``
+    (htmldate's guess) is asked only when nothing else gives a date."""
     article = page.article
     for key in ("datePublished", "dateCreated", "coverageStartTime", "uploadDate"):
         if found := normalise_date(article.get(key), latest):
@@ -181,7 +186,8 @@ def publication_date(
             return found, "time"
     if found := url_date(url):
         return found, "url"
-    return normalise_date(fallback, latest), "htmldate" if fallback else "none"
+    guess = fallback()
+    return normalise_date(guess, latest), "htmldate" if guess else "none"
 
 
 def modified_date(page: PageData, latest: datetime) -> str | None:
@@ -233,8 +239,11 @@ def byline_author(tree: lxml_html.HtmlElement) -> str | None:
     return None
 
 
-def author(tree: lxml_html.HtmlElement, page: PageData, fallback: str | None) -> str | None:
-    """JSON-LD authors, the page's byline, trafilatura's guess, author meta tags."""
+def author(
+    tree: lxml_html.HtmlElement, page: PageData, fallback: Callable[[], str | None]
+) -> str | None:
+    """JSON-LD authors, the page's byline, trafilatura's guess (``fallback``, asked only when
+    the first two give nothing), author meta tags."""
     pairs = list(_names(page.article.get("author")))
     people = [name for kind, name in pairs if kind != "Organization"]
     names = people or [name for _kind, name in pairs]
@@ -242,7 +251,7 @@ def author(tree: lxml_html.HtmlElement, page: PageData, fallback: str | None) ->
         return clean_author("; ".join(names))
     if found := byline_author(tree):
         return found
-    guess = clean_author(fallback)
+    guess = clean_author(fallback())
     if guess and all(looks_like_name(n) for n in guess.split("; ")):
         return guess
     meta = next((page.meta[k] for k in AUTHOR_META if page.meta.get(k)), None)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from lxml import etree
 from lxml import html as lxml_html
+from trafilatura.metadata import extract_metadata
 
 from crawler import metadata
 from crawler.boilerplate import clean_text, is_boilerplate_line, prune_chrome
-from crawler.extraction import extract
+from crawler.extraction import extract, parse_html
+from crawler.trafilatura_metadata import DATE_PARAMS, TrafilaturaMetadata
 
 LATEST = datetime(2026, 11, 26, tzinfo=UTC)
 PARAGRAPHS = "".join(
@@ -209,3 +213,28 @@ def test_extract_never_raises_on_junk() -> None:
     for junk in junks:
         result = extract(junk, "https://x.example/")
         assert result.article is None or result.not_article
+
+
+def test_lazy_trafilatura_metadata_gives_trafilaturas_values() -> None:
+    """crawler.trafilatura_metadata reads trafilatura's metadata fields lazily; on every
+    fixture page (pruned as the extraction prunes them) each field equals what trafilatura's
+    own extract_metadata gives, and reading them leaves the tree as it was."""
+    pages = sorted((Path(__file__).parent / "fixtures").rglob("*.html"))
+    assert len(pages) >= 40
+    authors_guessed = dates_guessed = 0
+    for path in pages:
+        url = "https://news.example.org/2026/03/01/story/"
+        tree = parse_html(path.read_bytes())
+        assert not isinstance(tree, str), path
+        prune_chrome(tree)
+        before = etree.tostring(tree)
+        expected = extract_metadata(tree, url, dict(DATE_PARAMS), True, set())
+        lazy = TrafilaturaMetadata(tree, url)
+        got = (lazy.title, lazy.sitename, lazy.description, lazy.tags, lazy.author, lazy.date)
+        want = (expected.title, expected.sitename, expected.description, expected.tags or [],
+                expected.author, expected.date)  # fmt: skip
+        assert got == want, path
+        assert etree.tostring(tree) == before, f"{path}: the tree was changed"
+        authors_guessed += lazy._meta_author is None and lazy.author is not None
+        dates_guessed += lazy.date is not None
+    assert authors_guessed >= 3 and dates_guessed >= 20, "the heuristics were hardly exercised"
