@@ -227,7 +227,9 @@ def in_site(url: str, domains: list[str]) -> bool:
 # dropped), read straight off the tree the extraction worker parsed already: Scrapy's own
 # extractor parses the page a second time and collects every link's text, ~1.5 ms a page.
 DENIED_EXTENSIONS = frozenset(f".{e}" for e in IGNORED_EXTENSIONS)
-LINK_SCHEMES = ("http", "https")
+# Scrapy's own set: file: and ftp: links are requested, so the SSRF guard refuses and counts them
+# (news/refused/scheme) rather than their vanishing unseen.
+LINK_SCHEMES = ("http", "https", "file", "ftp")
 
 
 def base_url(root: Any, page_url: str) -> str:

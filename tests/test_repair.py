@@ -59,15 +59,7 @@ def test_sigkilled_crawl_is_repaired_by_the_next_run(tmp_path: Path) -> None:
             if shards and len(text_records_open(shards[0])) >= 3:
                 break
             time.sleep(0.1)
-        workers = pool_workers(crawl.pid)
-        os.kill(crawl.pid, signal.SIGKILL)
-        crawl.wait()
-        assert workers, "the crawl had no extraction workers to check"
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
-            time.sleep(0.1)
-        orphans = [w for w in workers if Path(f"/proc/{w}").exists()]
-        assert not orphans, f"extraction workers outlived the killed crawl: {orphans}"
+        sigkill(crawl)
         (warc_open,) = run_dir.glob("warc/*.warc.gz.open")
         (text_open,) = run_dir.glob("text/*.jsonl.gz.open")
         articles_before = len(text_records_open(text_open))
@@ -97,6 +89,19 @@ def text_records_open(path: Path) -> list[bytes]:
     """Complete records in a shard still being written (one gzip member per line)."""
     length = complete_members_length(path)
     return gzip.decompress(path.read_bytes()[:length]).splitlines() if length else []
+
+
+def sigkill(crawl: subprocess.Popen[bytes]) -> None:
+    """Kill a crawl with SIGKILL; its extraction workers must not outlive it."""
+    workers = pool_workers(crawl.pid)
+    os.kill(crawl.pid, signal.SIGKILL)
+    crawl.wait()
+    assert workers, "the crawl had no extraction workers to check"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
+        time.sleep(0.1)
+    orphans = [w for w in workers if Path(f"/proc/{w}").exists()]
+    assert not orphans, f"extraction workers outlived the killed crawl: {orphans}"
 
 
 def pool_workers(pid: int) -> list[int]:
@@ -136,15 +141,7 @@ def test_killed_and_rerun_crawl_loses_and_duplicates_no_article(
             if shards and len(text_records_open(shards[0])) >= 4:
                 break
             time.sleep(0.05)
-        workers = pool_workers(crawl.pid)
-        os.kill(crawl.pid, signal.SIGKILL)
-        crawl.wait()
-        assert workers, "the crawl had no extraction workers to check"
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
-            time.sleep(0.1)
-        orphans = [w for w in workers if Path(f"/proc/{w}").exists()]
-        assert not orphans, f"extraction workers outlived the killed crawl: {orphans}"
+        sigkill(crawl)
         frontier = archive / ".state" / "news-frontier"  # the scheduler's on-disk queue
         assert frontier.is_dir() != jobdir, "without JOBDIR the queue is on disk in .state/"
         # the worst moment to die: records written, but none of them marked seen yet
