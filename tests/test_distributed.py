@@ -292,6 +292,9 @@ def test_every_article_fetched_exactly_once_and_union_equals_baseline(crawls: Cr
         stored.extend(urlsplit(r["url"]).path for r in text_records(run))
     assert {p: captured[p] for p in articles} == dict.fromkeys(articles, 1)
     assert sorted(stored) == sorted(articles), "union of both workers != single-process crawl"
+    per_worker = [len(text_records(run)) for run in crawls.worker_runs]
+    print(f"distributed: {len(articles)} articles in the single-process crawl; the two workers "
+          f"stored {per_worker} (union {len(set(stored))}), each article fetched once")  # fmt: skip
     # Every worker reads robots.txt itself (Scrapy's RobotsTxtMiddleware); nothing else twice.
     twice = {p: n for p, n in fetched.items() if n > 1 and p != "/robots.txt"}
     assert not twice, f"fetched more than once: {twice}"
