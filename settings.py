@@ -38,7 +38,8 @@ DOWNLOADER_MIDDLEWARES = {
 # --- What the `news` spider follows -----------------------------------------------------------
 DEPTH_LIMIT = 3  # link hops followed from a seed page (0 = unlimited)
 DEPTH_PRIORITY = 1  # breadth-first: section pages before deep archives
-SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"  # breadth-first with JOBDIR too
+ADDONS = {"crawler.scheduler.SchedulerAddon": 0}  # the scheduler: with REDIS_URL set scrapy-redis's shared queue and dupefilter, else Scrapy's with its queue on disk in .state/ (memory stays flat however long the frontier)
+SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"  # breadth-first on disk: the local queue in .state/, and with JOBDIR
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"  # breadth-first in memory
 NEWS_MIN_ARTICLE_CHARS = 400  # an extracted text shorter than this is not an article
 CONCURRENT_ITEMS = 4  # spider outputs (items, requests) of one response handled at once; Scrapy's 100 starts 100 asyncio tasks per response, ~15% of the reactor's CPU, for synchronous pipelines that gain nothing from it
@@ -84,7 +85,6 @@ S3_UPLOAD_RETRIES = 4  # whole-upload retries after boto3's own request retries
 S3_RETRY_BACKOFF = 2.0  # seconds before the first retry, doubled each time
 
 # --- Distributed crawling (scrapy-redis): README "Distributed crawling" -----------------------
-ADDONS = {"crawler.scheduler.SchedulerAddon": 0}  # the scheduler: with REDIS_URL set scrapy-redis's shared queue and dupefilter, else Scrapy's with its queue on disk in .state/ (memory stays flat however long the frontier)
 REDIS_URL = ""  # e.g. redis://redis.internal:6379/0: every worker given the same URL, seeds and ARCHIVE_URI shares one crawl (empty = single-process crawl)
 REDIS_CRAWL_ID = "default"  # names one distributed crawl (its queue and dupefilter keys); the last worker to finish deletes them, so an id can be reused
 REDIS_KEY_PREFIX = "newsarchiver"  # first part of every Redis key; give each archive its own prefix when archives share a Redis (the seen-store lives under it)

@@ -12,7 +12,6 @@ scheduler runs unchanged (resumable jobs). With REDIS_URL set the queue is in Re
 
 from __future__ import annotations
 
-import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,6 @@ from scrapy.utils.job import job_dir
 
 from crawler.distributed import SCHEDULER as REDIS_SCHEDULER
 from crawler.distributed import redis_enabled
-
-logger = logging.getLogger(__name__)
 
 LOCAL_SCHEDULER = "crawler.scheduler.DiskQueueScheduler"
 
