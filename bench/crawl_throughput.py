@@ -123,10 +123,19 @@ def serve(port_queue: Any, pages: int) -> None:
     asyncio.run(main())
 
 
-def process_cpu(pid: int) -> float:
-    """CPU seconds (user + system) one process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+def proc_stat(pid: int | str) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name: [1] ppid, [11] utime, [12] stime."""
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+
+
+def cpu_seconds(fields: list[str]) -> float:
+    """User + system CPU seconds of a proc_stat() line."""
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds one process has used so far."""
+    return cpu_seconds(proc_stat(pid))
 
 
 def peak_rss_mb() -> tuple[float, float]:
@@ -138,15 +147,15 @@ def peak_rss_mb() -> tuple[float, float]:
 
 def children_cpu() -> float:
     """CPU seconds used so far by the live child processes (the extraction workers)."""
-    me, total = os.getpid(), 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    me, total = str(os.getpid()), 0.0
+    for entry in Path("/proc").glob("[0-9]*"):
         try:
-            fields = stat.read_text().rpartition(")")[2].split()
+            fields = proc_stat(entry.name)
         except OSError:
             continue  # exited meanwhile
-        if int(fields[1]) == me:
-            total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
-    return total / os.sysconf("SC_CLK_TCK")
+        if fields[1] == me:
+            total += cpu_seconds(fields)
+    return total
 
 
 class CpuMeter:

@@ -175,9 +175,9 @@ FEED_LINKS = etree.XPath(
 )
 
 
-def advertised_feeds(root: Any, page_url: str) -> list[str]:
-    """Feeds a parsed page advertises with <link rel="alternate" type="application/rss+xml">."""
-    base = base_url(root, page_url)
+def advertised_feeds(root: Any, base: str) -> list[str]:
+    """Feeds a parsed page advertises with <link rel="alternate" type="application/rss+xml">;
+    ``base`` is the page's base URL (:func:`base_url`)."""
     return [urljoin(base, h.strip()) for h in FEED_LINKS(root) if h.strip()]
 
 
@@ -233,15 +233,15 @@ LINK_SCHEMES = ("http", "https", "file", "ftp")
 
 
 def base_url(root: Any, page_url: str) -> str:
+    """What a parsed page's relative links are relative to: its <base href>, else its URL."""
     for href in root.iterfind(".//base[@href]"):
         return urljoin(page_url, strip_html5_whitespace(href.get("href")))
     return page_url
 
 
-def html_links(root: Any, page_url: str, encoding: str, domains: list[str]) -> list[str]:
+def html_links(root: Any, base: str, encoding: str, domains: list[str]) -> list[str]:
     """In-site, followable links of a parsed HTML page (no login, print, share or feed URLs),
-    in page order, each once."""
-    base = base_url(root, page_url)
+    in page order, each once; ``base`` is the page's base URL (:func:`base_url`)."""
     found: dict[str, None] = {}
     for element in root.iter("a", "area"):
         href = element.get("href")

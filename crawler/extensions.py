@@ -64,7 +64,7 @@ class CrawlLockExtension:
             self._lock_run_id(crawler)
             return
         path = state_dir(crawler) / f"{crawler.spidercls.name}.lock"
-        self.handle: IO[str] | None = path.open("a+")
+        self.handle = path.open("a+")
         try:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -50,10 +50,10 @@ def read_page(
     tree = parse_html(response.text)
     if isinstance(tree, str):
         return PageResult(Extraction(None, tree), [], [])
-    url = response.url
-    feeds = [f for f in discovery.advertised_feeds(tree, url) if discovery.in_site(f, domains)]
-    links = discovery.html_links(tree, url, response.encoding, domains)
-    extraction = extract_tree(tree, url, fetched_at=fetched_at, min_chars=min_chars)
+    base = discovery.base_url(tree, response.url)  # one look for <base href>, for both
+    feeds = [f for f in discovery.advertised_feeds(tree, base) if discovery.in_site(f, domains)]
+    links = discovery.html_links(tree, base, response.encoding, domains)
+    extraction = extract_tree(tree, response.url, fetched_at=fetched_at, min_chars=min_chars)
     return PageResult(extraction, feeds, links)
 
 

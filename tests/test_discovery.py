@@ -300,8 +300,9 @@ LINK_PAGE = """<!DOCTYPE html><html><head>
 def test_links_follow_scrapys_link_extractor_rules() -> None:
     tree = parse_html(LINK_PAGE)
     assert not isinstance(tree, str)
-    links = discovery.html_links(tree, "https://news.example.org/a/page", "utf-8",
-                                 ["news.example.org"])  # fmt: skip
+    base = discovery.base_url(tree, "https://news.example.org/a/page")
+    assert base == "https://news.example.org/world/"
+    links = discovery.html_links(tree, base, "utf-8", ["news.example.org"])
     assert links == [
         "https://news.example.org/world/story-one",
         "https://news.example.org/story-two",
@@ -310,7 +311,7 @@ def test_links_follow_scrapys_link_extractor_rules() -> None:
         "https://news.example.org/map-story",
         "https://news.example.org/caf%C3%A9%20story",
     ]
-    assert discovery.advertised_feeds(tree, "https://news.example.org/a/page") == [
+    assert discovery.advertised_feeds(tree, base) == [
         "https://news.example.org/feed.xml"
     ]
 
@@ -336,6 +337,7 @@ def test_links_match_scrapys_link_extractor_on_the_demo_site() -> None:
         ]
         tree = parse_html(response.text)
         assert not isinstance(tree, str), path
-        assert discovery.html_links(tree, url, response.encoding, domains) == expected, path
+        base = discovery.base_url(tree, url)
+        assert discovery.html_links(tree, base, response.encoding, domains) == expected, path
         compared += len(expected)
     assert compared > 300, "too few in-site links compared to prove anything"
