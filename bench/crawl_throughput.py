@@ -206,7 +206,7 @@ def run_mode(
     if mode == "pool":
         import asyncio
 
-        from crawler.extraction_pool import ExtractionPool
+        from crawler.extract.pool import ExtractionPool
 
         bodies = corpus()
         pool = ExtractionPool(processes)

@@ -25,7 +25,7 @@ import trafilatura
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from crawler.extraction import extract  # noqa: E402
+from crawler.extract.extraction import extract  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "extraction"
 FETCHED_AT = "2026-11-25T00:00:00Z"  # the fixtures were saved the day before

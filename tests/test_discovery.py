@@ -21,7 +21,7 @@ from scrapy.linkextractors import LinkExtractor
 from crawler import discovery
 from crawler.demo.server import DemoServer
 from crawler.discovery import DateWindow, canonical
-from crawler.extraction import parse_html
+from crawler.extract.extraction import parse_html
 from tests.conftest import FAST, PROJECT_ROOT, scrapy, text_records
 
 NOW = datetime.now(UTC)

@@ -10,10 +10,10 @@ from lxml import etree
 from lxml import html as lxml_html
 from trafilatura.metadata import extract_metadata
 
-from crawler import metadata
-from crawler.boilerplate import clean_text, is_boilerplate_line, prune_chrome
-from crawler.extraction import extract, parse_html
-from crawler.trafilatura_metadata import DATE_PARAMS, TrafilaturaMetadata
+from crawler.extract import metadata
+from crawler.extract.boilerplate import clean_text, is_boilerplate_line, prune_chrome
+from crawler.extract.extraction import extract, parse_html
+from crawler.extract.trafilatura_metadata import DATE_PARAMS, TrafilaturaMetadata
 
 LATEST = datetime(2026, 11, 26, tzinfo=UTC)
 PARAGRAPHS = "".join(
@@ -216,7 +216,7 @@ def test_extract_never_raises_on_junk() -> None:
 
 
 def test_lazy_trafilatura_metadata_gives_trafilaturas_values() -> None:
-    """crawler.trafilatura_metadata reads trafilatura's metadata fields lazily; on every
+    """crawler.extract.trafilatura_metadata reads trafilatura's metadata fields lazily; on every
     fixture page (pruned as the extraction prunes them) each field equals what trafilatura's
     own extract_metadata gives, and reading them leaves the tree as it was."""
     pages = sorted((Path(__file__).parent / "fixtures").rglob("*.html"))

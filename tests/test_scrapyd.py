@@ -173,7 +173,7 @@ def test_deployed_egg_holds_the_whole_project(scrapyd: Scrapyd, deployed: Path) 
     for name in [
         "settings.py",
         "crawler/spiders/news.py",
-        "crawler/extraction.py",
+        "crawler/extract/extraction.py",
         "crawler/demo/server.py",
         "crawler/demo/pages.json",
         "crawler/demo/site/index.html",

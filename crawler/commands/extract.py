@@ -20,7 +20,7 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 from w3lib.url import is_url
 
-from crawler.extraction import extract
+from crawler.extract.extraction import extract
 
 
 def record_for(html: str | bytes, url: str, min_chars: int) -> dict[str, Any]:

@@ -26,8 +26,8 @@ from scrapy.http import Response, TextResponse
 from crawler import discovery
 from crawler.discovery import DateWindow, DocKind, canonical
 from crawler.extensions import set_crawl_delay
-from crawler.extraction import Extraction, utc_now_iso
-from crawler.extraction_pool import ExtractionPool
+from crawler.extract.extraction import Extraction, utc_now_iso
+from crawler.extract.pool import ExtractionPool
 from crawler.items import CAPTURE_FIELDS, CAPTURE_META_KEY, Article
 from crawler.seeds import Seed, SeedError, read_seeds, split_urls
 from crawler.seen import conditional_headers, open_seen_store

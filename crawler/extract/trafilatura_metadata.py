@@ -2,7 +2,7 @@
 computed when a rule first falls back to them.
 
 trafilatura's `extract_metadata` costs ~4.5 ms a page, a third of all extraction, and most of
-it is spent on what crawler.metadata rarely needs: the author heuristic (~1.7 ms, used only
+it is spent on what crawler.extract.metadata rarely needs: the author heuristic (~1.7 ms, used only
 when a page has neither JSON-LD authors nor a byline), htmldate (~0.7 ms, used only when no
 structured date, <time> or URL date exists), categories and licence (~0.9 ms, never used).
 This runs trafilatura's own functions in its own order (trafilatura.metadata.extract_metadata,

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from lxml import html as lxml_html
 
-from crawler.metadata import ARTICLE_TYPES, PageData, types_of
+from crawler.extract.metadata import ARTICLE_TYPES, PageData, types_of
 
 # schema.org types that mark listing pages (home, section, tag, author, search).
 LISTING_TYPES = frozenset(

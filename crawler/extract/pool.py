@@ -25,7 +25,7 @@ from typing import Any
 from scrapy.http import TextResponse
 
 from crawler import discovery
-from crawler.extraction import Extraction, extract, extract_tree, parse_html
+from crawler.extract.extraction import Extraction, extract, extract_tree, parse_html
 
 # pages handed to the pool per worker before the spider waits: 4 kept both cores ~5% busier than
 # 2 in bench/crawl_throughput.py (a worker never waits for its next page); 8 bodies are ~150 KB

@@ -1,9 +1,9 @@
 """HTML -> Article: trafilatura as the engine, plus the project's own rules.
 
 Order of work for one page: parse once; read structured data (JSON-LD, meta); prune page
-chrome (crawler.boilerplate); run trafilatura on the pruned tree; clean teaser lines out of
-its text; decide metadata by the project's order of trust (crawler.metadata); decide whether
-the page is an article at all (crawler.pagetype). Used by the `news` spider and by
+chrome (crawler.extract.boilerplate); run trafilatura on the pruned tree; clean teaser lines out of
+its text; decide metadata by the project's order of trust (crawler.extract.metadata); decide whether
+the page is an article at all (crawler.extract.pagetype). Used by the `news` spider and by
 `scrapy extract`; it never fetches and never writes.
 """
 
@@ -17,11 +17,11 @@ import trafilatura
 from lxml.etree import ParserError
 from lxml.html import HtmlElement
 
-from crawler import metadata
-from crawler.boilerplate import clean_text, prune_chrome
+from crawler.extract import metadata
+from crawler.extract.boilerplate import clean_text, prune_chrome
 from crawler.items import Article
-from crawler.pagetype import not_article_reason, page_signals
-from crawler.trafilatura_metadata import TrafilaturaMetadata
+from crawler.extract.pagetype import not_article_reason, page_signals
+from crawler.extract.trafilatura_metadata import TrafilaturaMetadata
 
 DEFAULT_MIN_CHARS = 400
 FAST = True
