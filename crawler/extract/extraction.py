@@ -19,9 +19,9 @@ from lxml.html import HtmlElement
 
 from crawler.extract import metadata
 from crawler.extract.boilerplate import clean_text, prune_chrome
-from crawler.items import Article
 from crawler.extract.pagetype import not_article_reason, page_signals
 from crawler.extract.trafilatura_metadata import TrafilaturaMetadata
+from crawler.items import Article
 
 DEFAULT_MIN_CHARS = 400
 FAST = True
