@@ -85,7 +85,9 @@ def ours(html: bytes, url: str) -> Outcome:
     article = result.article
     if article is None:
         return Outcome("", None, None, None, None, False)
-    stored = result.not_article is None
+    # a page stored as a listing, paywall stub, video or uncertain page counts as "not an
+    # article" here: a researcher filtering on page_type == "article" would not see it
+    stored = result.not_article is None and article.page_type in ("article", "liveblog")
     return Outcome(
         article.text if stored else "",
         article.date,

@@ -27,6 +27,8 @@ class Article:
     description: str | None = None
     tags: list[str] | None = None
     text: str = ""
+    page_type: str = "article"  # article, liveblog, listing, video, paywall or uncertain
+    page_type_reason: str | None = None  # why it is not a plain article (crawler.extract.pagetype)
     fetched_at: str | None = None  # ISO 8601 UTC time the response arrived
     status: int | None = None
     warc_filename: str | None = None  # WARC file holding the response record

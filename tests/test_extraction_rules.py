@@ -133,15 +133,49 @@ def test_prune_chrome_removes_widgets_but_never_the_content() -> None:
     tree = lxml_html.fromstring(
         "<html><body><div class='td_data_time'><div>Thursday, February 29, 2024</div></div>"
         "<div class='share-bar'>Share on Facebook</div>"
-        f"<div class='content-area has-sidebar'><article>{PARAGRAPHS}</article></div>"
-        "<aside class='widget widget_recent_comments'><h3>Recent Comments</h3></aside>"
-        "<span>Friday, March 1, 2024</span></body></html>"
+        f"<div class='content-area has-sidebar'><article><h1>Bridge</h1>{PARAGRAPHS}</article>"
+        "</div><aside class='widget widget_recent_comments'><h3>Recent Comments</h3></aside>"
+        "</body></html>"
     )
-    assert prune_chrome(tree) == 4
+    assert prune_chrome(tree) == 3
     text = tree.text_content()
     assert "Paragraph 7" in text  # the has-sidebar wrapper holds the article: kept
-    for gone in ("February 29", "Share on Facebook", "Recent Comments", "March 1"):
+    for gone in ("February 29", "Share on Facebook", "Recent Comments"):
         assert gone not in text
+
+
+def test_prune_chrome_keeps_a_blog_date_header_on_a_page_without_h1() -> None:
+    tree = lxml_html.fromstring(
+        "<html><body><div class='date-outer'><h2 class='date-header'><span>"
+        f"Thursday, February 29, 2024</span></h2><div class='post'>{PARAGRAPHS}</div></div>"
+        "</body></html>"
+    )
+    assert prune_chrome(tree) == 0
+    assert "February 29" in tree.text_content()
+
+
+@pytest.mark.parametrize(
+    "container",
+    [
+        "<div class='article-widget article-widget-text'>{}</div>",  # page-builder block
+        "<div class='widget Blog' id='Blog1'>{}</div>",  # blog theme's post container
+        "<div class='comment-article'>{}</div>",  # an opinion piece
+        "<div class='sidebar-free'><p>x</p></div><div class='ads-free'>{}</div>",
+    ],
+)
+def test_prune_chrome_keeps_prose_in_weakly_named_containers(container: str) -> None:
+    prose = "".join(f"<div>Sentence {i} of the post, told plainly and at length.<br></div>"
+                    for i in range(12))  # fmt: skip
+    related = "".join(f"<li><a href='/s{i}'>Other story number {i}</a></li>" for i in range(12))
+    tree = lxml_html.fromstring(
+        f"<html><body><h1>Post</h1>{container.format(prose)}"
+        f"<div class='widget'><ul>{related}</ul></div><div>{'Footer text. ' * 200}</div>"
+        "</body></html>"
+    )
+    prune_chrome(tree)
+    text = tree.text_content()
+    assert "Sentence 11 of the post" in text
+    assert "Other story number 3" not in text  # a widget of links is still chrome
 
 
 def page(head: str = "", body_top: str = "", url_path: str = "/news/bridge-vote/") -> str:

@@ -11,19 +11,25 @@ counting words or training on article text does not want them.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from lxml import html as lxml_html
 
-# Tokens of class/id values (split on space, "-" and "_") that name chrome blocks.
+# Tokens of class/id values (split on space, "-" and "_") that name chrome blocks. A block so
+# named goes, unless it holds much of the page's text (see MAX_PRUNED_SHARE).
 CHROME_TOKENS = frozenset(
     (
         "share sharing sharedaddy sharebar social socials newsletter newsletters subscribe "
         "subscription signup related relatedposts recommended recommendations recirc readnext "
-        "popular trending mostread mostpopular comments comment respond disqus cookie cookies "
-        "consent gdpr breadcrumb breadcrumbs crumbs ticker advert advertisement advertising ad "
-        "ads adslot promo sponsored outbrain taboola sidebar widget today"
+        "popular trending mostread mostpopular comments respond disqus cookie cookies "
+        "consent gdpr breadcrumb breadcrumbs crumbs ticker advert advertisement advertising "
+        "adslot promo sponsored outbrain taboola sidebar today"
     ).split()
 )
+# Tokens that also name content containers in page builders and CMS themes ("widget" in
+# `article-widget-text`, `div.widget.Blog`; "comment" in opinion sections; "ad"/"ads" in
+# abbreviations): such a block goes only when it does not read as prose (see `is_prose`).
+WEAK_CHROME_TOKENS = frozenset("widget widgets comment ad ads".split())
 # Multi-token names that are chrome only as a whole ("read-more" yes; "more" alone no).
 CHROME_NAMES = re.compile(
     r"(?:^|[\s_-])(?:td[_-]data[_-]time|current[_-]date|date[_-]today|today[_-]date|"
@@ -33,11 +39,16 @@ CHROME_NAMES = re.compile(
     r"comment[_-]respond|comments[_-]area)(?:$|[\s_-])",
     re.IGNORECASE,
 )
-CHROME_TAGS = ("form", "figcaption", "button", "dialog", "noscript", "template", "amp-ad")
+# <form> is not here: ASP.NET and some CMSs wrap the whole page in one.
+CHROME_TAGS = ("figcaption", "button", "dialog", "noscript", "template", "amp-ad")
 CHROME_ROLES = frozenset({"complementary", "dialog", "alertdialog", "banner", "navigation"})
 _TOKEN_SPLIT = re.compile(r"[\s_-]+")
-# Never prune an element holding more than this share of the page's paragraph text.
+# Never prune an element holding more than this share of the page's text (all text, not only
+# <p>: posts written as <div>/<br> text count too).
 MAX_PRUNED_SHARE = 0.4
+# Prose: at least this much text, of which at most this share is link text.
+PROSE_MIN_CHARS = 400
+PROSE_MAX_LINK_SHARE = 0.25
 
 WEEKDAYS = (
     r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
@@ -79,22 +90,56 @@ NOISE_LINE = re.compile(
 MAX_TEASER_LINE = 250
 
 
-def _class_tokens(element: lxml_html.HtmlElement) -> set[str]:
-    names = f"{element.get('class', '')} {element.get('id', '')}".lower()
-    return set(_TOKEN_SPLIT.split(names)) - {""}
+def chrome_kind(element: lxml_html.HtmlElement) -> str | None:
+    """"strong" for a block that is page chrome by its tag, role or name; "weak" for one whose
+    name is chrome only when its content is not prose; None otherwise."""
+    if element.tag in CHROME_TAGS:
+        return "strong"
+    role = element.get("role")
+    if role and role.lower() in CHROME_ROLES:
+        return "strong"
+    names = f"{element.get('class') or ''} {element.get('id') or ''}"
+    return _name_kind(names) if names != " " else None
+
+
+@lru_cache(maxsize=4096)
+def _name_kind(names: str) -> str | None:
+    """Cached per class/id string: pages repeat the same few hundred of them."""
+    tokens = set(_TOKEN_SPLIT.split(names.lower())) - {""}
+    if tokens & CHROME_TOKENS or CHROME_NAMES.search(names):
+        return "strong"
+    return "weak" if tokens & WEAK_CHROME_TOKENS else None
 
 
 def is_chrome(element: lxml_html.HtmlElement) -> bool:
-    if element.tag in CHROME_TAGS:
-        return True
-    if (element.get("role") or "").lower() in CHROME_ROLES:
-        return True
-    names = f"{element.get('class', '')} {element.get('id', '')}"
-    return bool(_class_tokens(element) & CHROME_TOKENS or CHROME_NAMES.search(names))
+    kind = chrome_kind(element)
+    return kind == "strong" or (kind == "weak" and not is_prose(element))
+
+
+# Text that is never read as page text: scripts, styles, templates.
+_HIDDEN_TEXT = frozenset({"script", "style", "noscript", "template"})
 
 
 def _text_len(element: lxml_html.HtmlElement) -> int:
-    return sum(len(t.strip()) for t in element.xpath(".//p//text()"))
+    """Characters of visible text in the element (whitespace ignored)."""
+    total = 0
+    for node in element.iter():
+        if node.tag in _HIDDEN_TEXT:
+            total -= len((node.text or "").strip())  # counted below; its tail still counts
+        if node.text and isinstance(node.tag, str):
+            total += len(node.text.strip())
+        if node.tail and node is not element:
+            total += len(node.tail.strip())
+    return max(total, 0)
+
+
+def is_prose(element: lxml_html.HtmlElement) -> bool:
+    """Running text rather than a list of links: enough text, little of it inside links."""
+    total = _text_len(element)
+    if total < PROSE_MIN_CHARS:
+        return False
+    linked = sum(_text_len(a) for a in element.iter("a"))
+    return linked / total <= PROSE_MAX_LINK_SHARE
 
 
 def is_date_widget(element: lxml_html.HtmlElement) -> bool:
@@ -109,29 +154,44 @@ def is_date_widget(element: lxml_html.HtmlElement) -> bool:
     return not element.xpath("ancestor::article | ancestor::time")
 
 
-def prune_chrome(tree: lxml_html.HtmlElement) -> int:
-    """Remove chrome blocks and stand-alone date widgets in place; returns how many."""
-    total = _text_len(tree) or 1
-    doomed = []
+def prune_chrome(tree: lxml_html.HtmlElement, widget_dates: list[str] | None = None) -> int:
+    """Remove chrome blocks and stand-alone date widgets in place; returns how many. The text
+    of each date widget is added to ``widget_dates``, for the date rules to distrust."""
     body = tree.find("body")
-    before_h1 = True  # stays so on pages without an <h1>
+    total = _text_len(body if body is not None else tree) or 1
+    # The "today" widget rule needs a headline to stand before: on pages without an <h1>
+    # (blog themes) a weekday-led date is the post's own date header.
+    before_h1 = tree.find(".//h1") is not None
+    doomed: list[lxml_html.HtmlElement] = []
+    inside: set[lxml_html.HtmlElement] = set()  # doomed elements and their descendants
     for element in tree.iter("*"):
         if not isinstance(element.tag, str) or element is tree or element is body:
             continue
         if element.tag == "h1":
             before_h1 = False
+        if element.getparent() in inside:
+            inside.add(element)
+            continue
         if element.tag in ("article", "main"):
             continue  # the content container itself, whatever its class says
         chrome = is_chrome(element) and _text_len(element) / total <= MAX_PRUNED_SHARE
         if chrome or (before_h1 and is_date_widget(element)):
             doomed.append(element)
-    doomed_set = set(doomed)
-    pruned = 0
+            shown = " ".join(element.text_content().split())
+            if widget_dates is not None and len(shown) < 60 and DATE_WIDGET.match(shown):
+                widget_dates.append(shown)
+            inside.add(element)
     for element in doomed:
-        if not any(a in doomed_set for a in element.iterancestors()):
-            element.drop_tree()  # keeps the tail text that follows the element
-            pruned += 1
-    return pruned
+        element.drop_tree()  # keeps the tail text that follows the element
+    return len(doomed)
+
+
+def shows_date(widget: str, iso_date: str) -> bool:
+    """Whether a widget's text ("Thursday, February 29, 2024", "Do, 29. Februar 2024") shows
+    the day of an ISO date: its year and its day number both appear."""
+    year, day = iso_date[:4], iso_date[8:10].lstrip("0")
+    numbers = re.findall(r"\d+", widget)
+    return year in numbers and day in [n.lstrip("0") for n in numbers]
 
 
 def is_boilerplate_line(line: str) -> bool:

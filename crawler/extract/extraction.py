@@ -10,6 +10,7 @@ the page is an article at all (crawler.extract.pagetype). Used by the `news` spi
 from __future__ import annotations
 
 import hashlib
+from copy import deepcopy
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,13 +19,20 @@ from lxml.etree import ParserError
 from lxml.html import HtmlElement
 
 from crawler.extract import metadata
-from crawler.extract.boilerplate import clean_text, prune_chrome
-from crawler.extract.pagetype import not_article_reason, page_signals
+from crawler.extract.boilerplate import clean_text, prune_chrome, shows_date
+from crawler.extract.embedded import embedded_text
+from crawler.extract.pagetype import classify, page_signals, text_size
 from crawler.extract.trafilatura_metadata import TrafilaturaMetadata
 from crawler.items import Article
 
 DEFAULT_MIN_CHARS = 400
-FAST = True
+# trafilatura's fast mode skips its fallback extractors (readability, jusText). Measured on
+# ../shared/newsbench (bench/extraction_quality.py): full mode body F1 +0.011 for ~10 ms a page.
+FAST = False
+# Navigation read as text: many lines, nearly all of them a few words long.
+NAV_MIN_LINES = 8
+NAV_SHORT_WORDS = 4
+NAV_SHORT_SHARE = 0.8
 
 
 def utc_now_iso() -> str:
@@ -41,8 +49,9 @@ class Extraction:
     """The outcome for one page: the Article found, and why it is not one (None = it is)."""
 
     article: Article | None
-    not_article: str | None = None
+    not_article: str | None = None  # why it is not stored (None = stored)
     date_source: str | None = None  # jsonld, meta, time, url, htmldate or none
+    text_source: str | None = None  # pruned, unpruned, embedded, liveblog
 
 
 def extract(
@@ -68,19 +77,17 @@ def parse_html(html: str | bytes) -> HtmlElement | str:
     return "unparsable" if tree is None else tree
 
 
-def extract_tree(
-    tree: HtmlElement,
-    url: str,
-    *,
-    fetched_at: str | None = None,
-    min_chars: int = DEFAULT_MIN_CHARS,
-) -> Extraction:
-    """Extract a page parsed by :func:`parse_html`. Prunes ``tree`` in place: read anything
-    else from it (links, feeds) first."""
-    fetched_at = fetched_at or utc_now_iso()
-    page = metadata.read_page_data(tree)
-    prune_chrome(tree)
-    signals = page_signals(tree, page)
+def looks_like_navigation(text: str) -> bool:
+    """A menu or a list of sections rather than prose: many lines, nearly all very short."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) < NAV_MIN_LINES:
+        return False
+    short = sum(1 for line in lines if len(line.split()) <= NAV_SHORT_WORDS)
+    return short / len(lines) >= NAV_SHORT_SHARE
+
+
+def trafilatura_text(tree: HtmlElement, url: str) -> str:
+    """trafilatura's main text for the tree (which it copies, never changes), or ""."""
     doc = trafilatura.bare_extraction(
         tree,
         url=url,
@@ -90,21 +97,58 @@ def extract_tree(
         include_images=False,
         fast=FAST,
     )
-    if doc is None:
-        return Extraction(None, "no_text")
+    return (doc.text or "") if doc is not None else ""
+
+
+def usable(text: str, min_chars: int) -> bool:
+    return text_size(text) >= min_chars and not looks_like_navigation(text)
+
+
+def extract_tree(
+    tree: HtmlElement,
+    url: str,
+    *,
+    fetched_at: str | None = None,
+    min_chars: int = DEFAULT_MIN_CHARS,
+) -> Extraction:
+    """Extract a page parsed by :func:`parse_html`; ``tree`` is left unchanged."""
+    fetched_at = fetched_at or utc_now_iso()
+    pruned, widget_dates = deepcopy(tree), []
+    prune_chrome(pruned, widget_dates)
+    page = metadata.read_page_data(tree)
     fallbacks = TrafilaturaMetadata(tree, url)
     latest = metadata.latest_plausible(fetched_at)
     headings = metadata.Headings.read(tree)
     site = metadata.sitename(page, headings, fallbacks.sitename, url)
     title = metadata.headline(page, headings, fallbacks.title, site, url)
     author = metadata.author(tree, page, lambda: fallbacks.author)
-    text = clean_text(doc.text or "", title, author)
+
+    def htmldate_guess() -> str | None:
+        """htmldate on the page as served, unless it read a "today" widget's date."""
+        guess = fallbacks.date
+        if guess and any(shows_date(widget, guess) for widget in widget_dates):
+            return None
+        return guess
+
+    date, date_source = metadata.publication_date(tree, page, url, htmldate_guess, latest)
+    signals = page_signals(pruned, page)
+    text, text_source = clean_text(trafilatura_text(pruned, url), title, author), "pruned"
+    if not usable(text, min_chars):
+        floor = clean_text(trafilatura_text(tree, url), title, author)
+        if usable(floor, min_chars) or (not text and floor):
+            text, text_source = floor, "unpruned"
+    if text_size(text) < min_chars:
+        embedded = clean_text(embedded_text(tree, page.article.get("articleBody")), title, author)
+        if text_size(embedded) > 2 * text_size(text):
+            text, text_source = embedded, "embedded"
+    if not text:
+        return Extraction(None, "no_text", date_source)
     # Live blogs: the JSON-LD updates are the complete, ordered record when they are not
     # shorter than what the page's markup gave (sites sometimes list only the latest few).
     structured = metadata.liveblog_text(page)
     if structured and len(structured) >= 0.8 * len(text):
-        text = structured
-    date, date_source = metadata.publication_date(tree, page, url, lambda: fallbacks.date, latest)
+        text, text_source = structured, "liveblog"
+    kind = classify(text, url, signals, min_chars)
     article = Article(
         id=record_id(url, fetched_at),
         url=url,
@@ -118,7 +162,8 @@ def extract_tree(
         description=fallbacks.description,
         tags=fallbacks.tags or None,
         text=text,
+        page_type=kind.kind,
+        page_type_reason=kind.reason,
         fetched_at=fetched_at,
     )
-    reason = not_article_reason(text, url, signals, min_chars)
-    return Extraction(article, reason, date_source)
+    return Extraction(article, kind.reason if kind.dropped else None, date_source, text_source)
