@@ -11,9 +11,13 @@ counting words or training on article text does not want them.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 from lxml import html as lxml_html
+
+from crawler.extract.header import strip_header
+from crawler.extract.teasers import drop_teasers
 
 # Tokens of class/id values (split on space, "-" and "_") that name chrome blocks. A block so
 # named goes, unless it holds much of the page's text (see MAX_PRUNED_SHARE).
@@ -207,8 +211,17 @@ def is_author_bio(line: str, authors: list[str]) -> bool:
     return any(re.match(rf"{re.escape(a)} (?:is|ist|est|es|was) ", line) for a in authors)
 
 
-def clean_text(text: str, title: str | None = None, author: str | None = None) -> str:
-    """Drop teaser/credit/noise lines, author bios and a leading copy of the headline."""
+def clean_text(
+    text: str,
+    title: str | None = None,
+    author: str | None = None,
+    headlines: Iterable[str | None] = (),
+    links: list[str] | None = None,
+) -> str:
+    """Drop teaser/credit/noise lines, author bios, teaser lists made of the page's ``links``
+    (crawler.extract.teasers) and the header block (kicker, headline, byline, dateline:
+    crawler.extract.header) that leads the text. ``headlines`` are the page's other headline
+    forms (h1, og:title) besides ``title``."""
     authors = [a for a in (author or "").split("; ") if a]
     lines = [" ".join(line.split()) for line in text.splitlines()]
     kept = [
@@ -216,6 +229,6 @@ def clean_text(text: str, title: str | None = None, author: str | None = None) -
         for line in lines
         if line and not is_boilerplate_line(line) and not is_author_bio(line, authors)
     ]
-    if title and kept and kept[0].casefold() == " ".join(title.split()).casefold():
-        kept = kept[1:]
-    return "\n".join(kept)
+    kept = drop_teasers(kept, links or [])
+    forms = [h for h in (title, *headlines) if h and h.strip()]
+    return "\n".join(strip_header(kept, forms, authors))

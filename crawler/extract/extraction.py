@@ -22,6 +22,7 @@ from crawler.extract import metadata
 from crawler.extract.boilerplate import clean_text, prune_chrome, shows_date
 from crawler.extract.embedded import embedded_text
 from crawler.extract.pagetype import classify, page_signals, text_size
+from crawler.extract.teasers import link_texts
 from crawler.extract.trafilatura_metadata import TrafilaturaMetadata
 from crawler.items import Article
 
@@ -132,13 +133,19 @@ def extract_tree(
 
     date, date_source = metadata.publication_date(tree, page, url, htmldate_guess, latest)
     signals = page_signals(pruned, page)
-    text, text_source = clean_text(trafilatura_text(pruned, url), title, author), "pruned"
+    headlines = (headings.h1, page.meta.get("og:title"))
+    links = link_texts(tree)
+
+    def cleaned(raw: str) -> str:
+        return clean_text(raw, title, author, headlines, links)
+
+    text, text_source = cleaned(trafilatura_text(pruned, url)), "pruned"
     if not usable(text, min_chars):
-        floor = clean_text(trafilatura_text(tree, url), title, author)
+        floor = cleaned(trafilatura_text(tree, url))
         if usable(floor, min_chars) or (not text and floor):
             text, text_source = floor, "unpruned"
     if text_size(text) < min_chars:
-        embedded = clean_text(embedded_text(tree, page.article.get("articleBody")), title, author)
+        embedded = cleaned(embedded_text(tree, page.article.get("articleBody")))
         if text_size(embedded) > 2 * text_size(text):
             text, text_source = embedded, "embedded"
     if not text:
