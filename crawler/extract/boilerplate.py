@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from lxml import html as lxml_html
 
-from crawler.extract.header import strip_header
+from crawler.extract.edges import strip_header, strip_trailer
 from crawler.extract.teasers import drop_teasers
 
 # Tokens of class/id values (split on space, "-" and "_") that name chrome blocks. A block so
@@ -219,8 +219,9 @@ def clean_text(
     links: list[str] | None = None,
 ) -> str:
     """Drop teaser/credit/noise lines, author bios, teaser lists made of the page's ``links``
-    (crawler.extract.teasers) and the header block (kicker, headline, byline, dateline:
-    crawler.extract.header) that leads the text. ``headlines`` are the page's other headline
+    (crawler.extract.teasers), the header block (kicker, headline, byline, dateline) that
+    leads the text and the trailer (credits, sign-offs, promos) that ends it
+    (crawler.extract.edges). ``headlines`` are the page's other headline
     forms (h1, og:title) besides ``title``."""
     authors = [a for a in (author or "").split("; ") if a]
     lines = [" ".join(line.split()) for line in text.splitlines()]
@@ -231,4 +232,4 @@ def clean_text(
     ]
     kept = drop_teasers(kept, links or [])
     forms = [h for h in (title, *headlines) if h and h.strip()]
-    return "\n".join(strip_header(kept, forms, authors))
+    return "\n".join(strip_trailer(strip_header(kept, forms, authors)))

@@ -1,10 +1,18 @@
-"""The article's header block at the top of its text: kicker, headline, byline, dateline.
+"""The lines around an article's body: the header block above it and the trailer below it.
+
+Header: kicker, headline, byline, dateline.
 
 trafilatura often starts a text with what the page shows above the first paragraph: a section
 or kicker line, the headline again (sometimes glued to its kicker), "By Jane Roe", "Stand:
 22.04.2024, 06:00 Uhr". Those are metadata, which the record already has in `title`, `author`
 and `date`, not article text. Only the leading short lines are looked at: the header zone ends
 at the first line that reads as a paragraph.
+
+Trailer: after the last sentence, sites close with short lines that are not sentences: the
+reporter's name or initials, an agency credit ("(Quelle: APA/dpa)", "Mit Agenturmaterial."),
+"Sign up for our emails", "Subscribe Now!", "- Eigene Recherche". A short run of such lines at
+the very end goes; a short closing sentence ("He died in 1990.") ends in sentence punctuation
+and has words enough, so it stays.
 """
 
 from __future__ import annotations
@@ -96,3 +104,31 @@ def strip_header(lines: list[str], headlines: list[str], authors: list[str]) -> 
             continue
         kept.append(line)
     return kept
+
+
+# Trailer lines: shorter than this (Latin-character measure), at most TRAILER_LINES of them,
+# and either fewer than TRAILER_MIN_WORDS words or no sentence-ending punctuation.
+TRAILER_MAX_SIZE = 60
+TRAILER_LINES = 5
+TRAILER_MIN_WORDS = 4
+SENTENCE_END = re.compile(r"[.!?…。！？\"”»“'’)]$")
+
+
+def _word_count(line: str) -> int:
+    return len(line.split()) + (text_size(line) - len(line)) // 4  # ~2 CJK characters a word
+
+
+def is_trailer_line(line: str) -> bool:
+    if text_size(line) >= TRAILER_MAX_SIZE:
+        return False
+    return _word_count(line) < TRAILER_MIN_WORDS or not SENTENCE_END.search(line)
+
+
+def strip_trailer(lines: list[str]) -> list[str]:
+    """``lines`` without a closing run of up to TRAILER_LINES short non-sentence lines."""
+    run = 0
+    while run < len(lines) and is_trailer_line(lines[-1 - run]):
+        run += 1
+    if 0 < run <= TRAILER_LINES and run < len(lines):
+        return lines[: len(lines) - run]
+    return lines
