@@ -16,7 +16,8 @@ from functools import lru_cache
 
 from lxml import html as lxml_html
 
-from crawler.extract.edges import strip_header, strip_trailer
+from crawler.extract.edges import strip_header, strip_summary, strip_trailer
+from crawler.extract.pagetype import PAYWALL_PHRASES
 from crawler.extract.teasers import drop_teasers
 
 # Tokens of class/id values (split on space, "-" and "_") that name chrome blocks. A block so
@@ -88,10 +89,23 @@ NOISE_LINE = re.compile(
     r"save my name, email.{0,80}|you have entered an incorrect email address.{0,5}|"
     r"(?:published|(?:last )?updated) \d+ (?:minutes?|hours?|days?) ago|refresh|"
     r"show \d+ new updates?|(?:have you )?got a (?:story|news tip)\b.{0,200}|"
-    r".{0,100}\bin your inbox\b.{0,60}\b(?:sign up|subscribe)\b.{0,40})$",
+    r".{0,100}\bin your inbox\b.{0,60}\b(?:sign up|subscribe)\b.{0,40}|"
+    # placeholders of embeds waiting for consent, and of ad slots ("$$ARTICLEAD$$")
+    r"ein klick für den datenschutz|link zum [\w-]{2,30}[- ]inhalt|"
+    r"(?:externer|eingebetteter) inhalt|\$\$\w+\$\$|\[\[\w+\]\]|"
+    # an image's source credit on a line of its own ("Quelle: AFP", "Source: Reuters")
+    r"(?:quelle|source|fuente|fonte|kilde|källa|bron)\s*:\s*[\w ./,&-]{1,40})$",
     re.IGNORECASE,
 )
+# Paywall and account prompts left inside a text, lower case (short lines only).
+PAYWALL_LINE_PHRASES = (
+    *PAYWALL_PHRASES, "tu suscripción", "il vous reste", "la suite est réservée",
+    "create an account to continue", "log in to continue", "会員限定", "有料会員",
+    "jetzt kostenlos testen", "kostenlos testen", "abo abschließen",
+)  # fmt: skip
+MAX_PROMPT_LINE = 200
 MAX_TEASER_LINE = 250
+CLOSING_LINES = 3  # an author's bio stands among a text's last lines
 
 
 def chrome_kind(element: lxml_html.HtmlElement) -> str | None:
@@ -201,14 +215,22 @@ def shows_date(widget: str, iso_date: str) -> bool:
 def is_boilerplate_line(line: str) -> bool:
     if len(line) > MAX_TEASER_LINE:
         return False
+    if len(line) <= MAX_PROMPT_LINE:
+        folded = line.lower()
+        if any(phrase in folded for phrase in PAYWALL_LINE_PHRASES):
+            return True
     return bool(TEASER_LINE.match(line) or TEASER_ONLY.match(line) or NOISE_LINE.match(line))
 
 
-def is_author_bio(line: str, authors: list[str]) -> bool:
-    """'Jane Roe is the Review's transport correspondent. ...' after the article."""
-    if len(line) > 300:
+def is_author_bio(line: str, authors: list[str], closing: bool = False) -> bool:
+    """'Jane Roe is the Review's transport correspondent. ...' after the article; among the
+    text's closing lines (``closing``), any line that opens with an author's full name."""
+    if len(line) > 400:
         return False
-    return any(re.match(rf"{re.escape(a)} (?:is|ist|est|es|was) ", line) for a in authors)
+    verbs = r"\w+" if closing else r"(?:is|ist|est|es|was)"
+    return any(
+        re.match(rf"{re.escape(a)},? {verbs} ", line) for a in authors if " " in a or not closing
+    )
 
 
 def clean_text(
@@ -225,11 +247,13 @@ def clean_text(
     forms (h1, og:title) besides ``title``."""
     authors = [a for a in (author or "").split("; ") if a]
     lines = [" ".join(line.split()) for line in text.splitlines()]
+    lines = [line for line in lines if line]
     kept = [
         line
-        for line in lines
-        if line and not is_boilerplate_line(line) and not is_author_bio(line, authors)
+        for i, line in enumerate(lines)
+        if not is_boilerplate_line(line)
+        and not is_author_bio(line, authors, closing=i >= len(lines) - CLOSING_LINES)
     ]
     kept = drop_teasers(kept, links or [])
     forms = [h for h in (title, *headlines) if h and h.strip()]
-    return "\n".join(strip_trailer(strip_header(kept, forms, authors)))
+    return "\n".join(strip_trailer(strip_summary(strip_header(kept, forms, authors))))

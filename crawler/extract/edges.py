@@ -8,6 +8,10 @@ or kicker line, the headline again (sometimes glued to its kicker), "By Jane Roe
 and `date`, not article text. Only the leading short lines are looked at: the header zone ends
 at the first line that reads as a paragraph.
 
+Summary box: a run of two or more list items at the very top, under a short label or none
+("Darum geht's", "Kort fortalt", or bare bullets above the first paragraph), is the page's
+summary of the article, not its text.
+
 Trailer: after the last sentence, sites close with short lines that are not sentences: the
 reporter's name or initials, an agency credit ("(Quelle: APA/dpa)", "Mit Agenturmaterial."),
 "Sign up for our emails", "Subscribe Now!", "- Eigene Recherche". A short run of such lines at
@@ -81,6 +85,23 @@ def is_dateline(line: str) -> bool:
 def _is_paragraph(line: str) -> bool:
     size = text_size(line)  # a Han/kana/Hangul character counts as three
     return size >= PARAGRAPH_CHARS or len(line.split()) >= PARAGRAPH_WORDS
+
+
+SUMMARY_LABEL_WORDS = 4
+SUMMARY_MIN_ITEMS = 2
+
+
+def strip_summary(lines: list[str]) -> list[str]:
+    """``lines`` without a leading summary box (see the module's docstring)."""
+    start = 0
+    if len(lines) > 1 and not lines[0].startswith("- ") and lines[1].startswith("- "):
+        start = 1 if len(lines[0].split()) <= SUMMARY_LABEL_WORDS else 0
+    end = start
+    while end < len(lines) and lines[end].startswith("- "):
+        end += 1
+    if end - start >= SUMMARY_MIN_ITEMS and end < len(lines):
+        return lines[end:]
+    return lines
 
 
 def strip_header(lines: list[str], headlines: list[str], authors: list[str]) -> list[str]:
