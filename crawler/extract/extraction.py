@@ -18,7 +18,7 @@ import trafilatura
 from lxml.etree import ParserError
 from lxml.html import HtmlElement
 
-from crawler.extract import metadata
+from crawler.extract import metadata, titles
 from crawler.extract.boilerplate import clean_text, prune_chrome, shows_date
 from crawler.extract.embedded import embedded_text
 from crawler.extract.pagetype import classify, page_signals, text_size
@@ -30,6 +30,7 @@ DEFAULT_MIN_CHARS = 400
 # trafilatura's fast mode skips its fallback extractors (readability, jusText). Measured on
 # ../shared/newsbench (bench/extraction_quality.py): full mode body F1 +0.011 for ~10 ms a page.
 FAST = False
+FLOOR_FAST = False
 # Navigation read as text: many lines, nearly all of them a few words long.
 NAV_MIN_LINES = 8
 NAV_SHORT_WORDS = 4
@@ -87,7 +88,7 @@ def looks_like_navigation(text: str) -> bool:
     return short / len(lines) >= NAV_SHORT_SHARE
 
 
-def trafilatura_text(tree: HtmlElement, url: str) -> str:
+def trafilatura_text(tree: HtmlElement, url: str, fast: bool = FAST) -> str:
     """trafilatura's main text for the tree (which it copies, never changes), or ""."""
     doc = trafilatura.bare_extraction(
         tree,
@@ -96,7 +97,7 @@ def trafilatura_text(tree: HtmlElement, url: str) -> str:
         include_comments=False,
         include_tables=True,
         include_images=False,
-        fast=FAST,
+        fast=fast,
     )
     return (doc.text or "") if doc is not None else ""
 
@@ -119,9 +120,9 @@ def extract_tree(
     page = metadata.read_page_data(tree)
     fallbacks = TrafilaturaMetadata(tree, url)
     latest = metadata.latest_plausible(fetched_at)
-    headings = metadata.Headings.read(tree)
-    site = metadata.sitename(page, headings, fallbacks.sitename, url)
-    title = metadata.headline(page, headings, fallbacks.title, site, url)
+    headings = titles.Headings.read(tree)
+    site = titles.sitename(page, headings, fallbacks.sitename, url)
+    title = titles.headline(page, headings, fallbacks.title, site, url)
     author = metadata.author(tree, page, lambda: fallbacks.author)
 
     def htmldate_guess() -> str | None:
@@ -141,7 +142,7 @@ def extract_tree(
 
     text, text_source = cleaned(trafilatura_text(pruned, url)), "pruned"
     if not usable(text, min_chars):
-        floor = cleaned(trafilatura_text(tree, url))
+        floor = cleaned(trafilatura_text(tree, url, fast=FLOOR_FAST))
         if usable(floor, min_chars) or (not text and floor):
             text, text_source = floor, "unpruned"
     if text_size(text) < min_chars:

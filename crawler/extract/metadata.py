@@ -1,21 +1,28 @@
 """Article metadata the project decides itself: dates, title, author, site name, URL, language.
 
-Structured data first (JSON-LD, meta tags), then the article's own markup, then the URL, and
-trafilatura/htmldate's heuristics last — run on a tree whose date widgets are already gone.
+Structured data first (JSON-LD, meta tags), then the article's own markup, and trafilatura's
+heuristics last. Publication dates: crawler.extract.dates; headline and site name:
+crawler.extract.titles.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from dateutil import parser as date_parser
 from lxml import html as lxml_html
+
+# Dates live in their own module; these names stay importable from here.
+from crawler.extract.dates import latest_plausible as latest_plausible
+from crawler.extract.dates import modified_date as modified_date
+from crawler.extract.dates import normalise_date as normalise_date
+from crawler.extract.dates import publication_date as publication_date
+from crawler.extract.dates import url_date as url_date
 
 ARTICLE_TYPES = frozenset(
     {
@@ -24,36 +31,7 @@ ARTICLE_TYPES = frozenset(
         "LiveBlogPosting", "Report", "ScholarlyArticle", "TechArticle", "SatiricalArticle",
     }
 )  # fmt: skip
-# Meta tags naming the publication time, most trusted first.
-PUBLISHED_META = (
-    "article:published_time", "og:article:published_time", "article.published",
-    "datepublished", "parsely-pub-date", "sailthru.date", "dcterms.issued", "dc.date.issued",
-    "dcterms.created", "dc.date", "pubdate", "publishdate", "publish-date", "publish_date",
-    "og:published_time", "cxenseparse:recs:publishtime", "date",
-)  # fmt: skip
-# RDFa / microdata on any element (Drupal's dc:date, schema.org itemprop spans).
-PUBLISHED_ATTR_XPATH = (
-    "//*[contains(concat(' ', @property, ' '), ' dc:created ')"
-    " or contains(concat(' ', @property, ' '), ' dc:date ')"
-    " or contains(@property, 'datePublished') or @itemprop='datePublished'][@content]/@content"
-)
-MODIFIED_META = ("article:modified_time", "og:updated_time", "datemodified", "dcterms.modified")
 AUTHOR_META = ("author", "article:author", "parsely-author", "sailthru.author", "dc.creator")
-# Where an article's own <time> lives, most specific first (an XPath union would lose the
-# order): marked as the publication time, in the post header/byline, in the first <article>.
-ARTICLE_TIME_XPATHS = (
-    "//time[@datetime][contains(@class, 'published') or @itemprop='datePublished' or @pubdate]",
-    "//*[contains(@class, 'post-header') or contains(@class, 'entry-header')"
-    " or contains(@class, 'article-header') or contains(@class, 'byline')"
-    " or contains(@class, 'entry-meta') or contains(@class, 'post-meta')]//time[@datetime]",
-    "(//article)[1]//time[@datetime]",
-)
-# hAtom microformat: <abbr class="published" title="2026-01-08T09:30:00Z">
-HATOM_PUBLISHED_XPATH = "//abbr[contains(concat(' ', @class, ' '), ' published ')]/@title"
-URL_DATE = re.compile(
-    r"/(20\d{2}|19\d{2})[/-](0[1-9]|1[0-2])[/-](0[1-9]|[12]\d|3[01])(?:/|[-_]|$)"
-    r"|/(20\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])/"
-)
 # Elements holding a byline, most specific first.
 BYLINE_XPATHS = (
     "//*[@rel='author']",
@@ -61,7 +39,10 @@ BYLINE_XPATHS = (
     "//*[contains(@class, 'byline') or contains(@class, 'author-name')"
     " or contains(@class, 'article-author') or contains(@class, 'post-author')"
     " or contains(@class, 'username') or contains(@class, 'ContributorName')"
-    " or contains(@class, 'contributor-name')]",
+    " or contains(@class, 'contributor-name')"
+    " or contains(concat(' ', normalize-space(@class), ' '), ' author ')]",
+    # a link to the author's page, in the article first
+    "(//article)[1]//a[contains(@href, '/author') or contains(@href, '/autor')]",
 )
 # Job titles that follow a name in a byline: "By Jenna Martin, Staff Writer".
 ROLE_WORDS = re.compile(
@@ -75,11 +56,13 @@ BYLINE_END = re.compile(
     r"\s[-–—|•·](?:\s|$)|\s(?:on|updated|published|am|le|el|il)\s|\d", re.IGNORECASE
 )
 BYLINE_PREFIX = re.compile(r"^\s*(?:by|von|par|por|de|door|di)\s+", re.IGNORECASE)
+# A staff code after a name: "Elena Brunner (ebr)".
+NAME_CODE = re.compile(r"\s*\([^()]{0,12}\)")
+# CJK bylines put the role after the name: "김민준 기자", "山田太郎記者".
+CJK_ROLE = re.compile(r"\s*(?:기자|특파원|记者|記者|特派員|特约记者)$")
+# Web addresses and e-mail: a site or a contact beside a name, never a name.
+WEB_ADDRESS = re.compile(r"@|^https?:|^www\.|^[\w-]+(?:\.[\w-]+)*\.[a-z]{2,12}$", re.IGNORECASE)
 AUTHOR_SPLIT = re.compile(r"\s*(?:;|,|&|\band\b|\bund\b|\bet\b|\by\b)\s*", re.IGNORECASE)
-TITLE_SEPARATOR = re.compile(r"\s+[-|–—·•:»]\s+")
-EARLIEST_YEAR = 1990
-
-
 @dataclass
 class PageData:
     """Structured data found in a page's head and scripts."""
@@ -94,6 +77,11 @@ class PageData:
             if types_of(obj) & ARTICLE_TYPES:
                 return obj
         return {}
+
+
+def squash(text: str) -> str:
+    """Letters and digits only, case-folded: for comparing names and titles."""
+    return re.sub(r"[\W_]+", "", text).casefold()
 
 
 def types_of(obj: dict[str, Any]) -> set[str]:
@@ -118,90 +106,54 @@ def _jsonld_objects(tree: lxml_html.HtmlElement) -> Iterator[dict[str, Any]]:
                 stack.extend(v for k, v in node.items() if k in ("@graph", "mainEntity"))
 
 
+def _unescaped(node: Any) -> Any:
+    """JSON-LD with entities decoded: sites often HTML-escape strings twice (`&ouml;`,
+    `&#8217;`), and JSON strings are plain text, so an entity in one is never meant."""
+    if isinstance(node, str):
+        return html.unescape(node) if "&" in node else node
+    if isinstance(node, list):
+        return [_unescaped(item) for item in node]
+    if isinstance(node, dict):
+        return {key: _unescaped(value) for key, value in node.items()}
+    return node
+
+
 def read_page_data(tree: lxml_html.HtmlElement) -> PageData:
-    data = PageData(jsonld=list(_jsonld_objects(tree)))
+    data = PageData(jsonld=[_unescaped(obj) for obj in _jsonld_objects(tree)])
     for meta in tree.iter("meta"):
         key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").lower()
-        value = (meta.get("content") or "").strip()
+        # the parser decoded entities once; one left over is a second, mistaken escape
+        value = html.unescape((meta.get("content") or "").strip())
         if key and value:
             data.meta.setdefault(key.strip(), value)
     return data
 
 
-def normalise_date(value: Any, latest: datetime) -> str | None:
-    """ISO 8601 for a date or date-time string; the time zone is kept when the source has one."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            parsed = date_parser.parse(text, fuzzy=False)
-        except (ValueError, OverflowError):
-            return None
-    aware = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    if parsed.year < EARLIEST_YEAR or aware > latest:
-        return None  # not a publication date: too early, or in the future
-    has_time = bool(re.search(r"\d[T\s]\d{1,2}:\d{2}", text))
-    return parsed.isoformat() if has_time else parsed.date().isoformat()
-
-
-def url_date(url: str) -> str | None:
-    match = URL_DATE.search(urlsplit(url).path)
-    if not match:
-        return None
-    year, month, day = [g for g in match.groups() if g][:3]
-    try:
-        return datetime(int(year), int(month), int(day)).date().isoformat()
-    except ValueError:
-        return None
-
-
-def publication_date(
-    tree: lxml_html.HtmlElement,
-    page: PageData,
-    url: str,
-    fallback: Callable[[], str | None],
-    latest: datetime,
-) -> tuple[str | None, str]:
-    """(ISO date, where it came from), in the order of trust of issue #3; ``fallback``
-    (htmldate's guess) is asked only when nothing else gives a date."""
-    article = page.article
-    for key in ("datePublished", "dateCreated", "coverageStartTime", "uploadDate"):
-        if found := normalise_date(article.get(key), latest):
-            return found, "jsonld"
-    for key in PUBLISHED_META:
-        if found := normalise_date(page.meta.get(key), latest):
-            return found, "meta"
-    for value in tree.xpath(PUBLISHED_ATTR_XPATH):
-        if found := normalise_date(value, latest):
-            return found, "meta"
-    for xpath in ARTICLE_TIME_XPATHS:
-        for element in tree.xpath(xpath):
-            if found := normalise_date(element.get("datetime"), latest):
-                return found, "time"
-    for value in tree.xpath(HATOM_PUBLISHED_XPATH):
-        if found := normalise_date(value, latest):
-            return found, "time"
-    if found := url_date(url):
-        return found, "url"
-    guess = fallback()
-    return normalise_date(guess, latest), "htmldate" if guess else "none"
-
-
-def modified_date(page: PageData, latest: datetime) -> str | None:
-    candidates = [page.article.get("dateModified"), *(page.meta.get(k) for k in MODIFIED_META)]
-    return next((d for d in (normalise_date(c, latest) for c in candidates) if d), None)
-
-
-def _names(value: Any) -> Iterator[tuple[str, str]]:
-    """(type, name) pairs of a JSON-LD author value."""
+def _names(value: Any, index: dict[str, dict[str, Any]]) -> Iterator[tuple[str, str]]:
+    """(type, name) pairs of a JSON-LD author value: nested lists flattened, and references
+    ({"@id": ...}, as in Yoast graphs) looked up in ``index``."""
     for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, list):
+            yield from _names(item, index)
+            continue
+        if isinstance(item, dict) and "name" not in item and isinstance(item.get("@id"), str):
+            item = index.get(item["@id"], item)
         if isinstance(item, str):
             yield "Person", item
         elif isinstance(item, dict) and isinstance(item.get("name"), str):
             yield (next(iter(types_of(item)), "Person"), item["name"])
+
+
+def _is_name_part(part: str, earlier: list[str]) -> bool:
+    """Whether one comma-separated part of a byline names an author."""
+    if not part or not re.search(r"\w", part) or part.isdigit():
+        return False
+    if not earlier:
+        return not part.startswith("http")
+    if ROLE_WORDS.search(part):
+        return False  # "Business Editor" after a name: a job title, not another author
+    # after a name, a web address or a long phrase is the site or the author's description
+    return not WEB_ADDRESS.search(part) and len(part.split()) <= 5
 
 
 def clean_author(raw: str | None) -> str | None:
@@ -209,34 +161,75 @@ def clean_author(raw: str | None) -> str | None:
     if not raw:
         return None
     names: list[str] = []
+    seen: set[str] = set()
     for part in AUTHOR_SPLIT.split(BYLINE_PREFIX.sub("", raw.strip())):
-        name = BYLINE_PREFIX.sub("", " ".join(part.split())).strip(" .,-–—|")
-        if name.startswith("http") or name in names or not name:
+        name = NAME_CODE.sub("", BYLINE_PREFIX.sub("", " ".join(part.split())))
+        name = CJK_ROLE.sub("", name).strip(" .,-–—|")
+        # the same person twice, as a name and as a slug ("Ann Lee", "ann-lee")
+        key = squash(name)
+        if key in seen or not any(c.isalpha() for c in name):
             continue
-        if names and ROLE_WORDS.search(name):
-            continue  # "Business Editor" after a name: a job title, not another author
-        names.append(name)
+        if _is_name_part(name, names):
+            names.append(name)
+            seen.add(key)
     return "; ".join(names) or None
 
 
 def looks_like_name(name: str) -> bool:
-    """'Jenna Martin' yes; a login such as 'jmartin' or a sentence no."""
+    """'Jenna Martin' yes; a login such as 'jmartin' or a sentence no. Scripts without
+    capitals (Chinese, Korean, ...) write a full name as one word."""
     words = name.split()
+    if len(words) == 1 and not name.isascii() and not any(c.isupper() or c.islower() for c in name):
+        return True
     return 1 < len(words) <= 5 or (len(words) == 1 and name[:1].isupper() and name != "Admin")
 
 
-def byline_author(tree: lxml_html.HtmlElement) -> str | None:
-    for xpath in BYLINE_XPATHS:
-        for element in tree.xpath(xpath):
-            text = " ".join(element.text_content().split())
-            if not text or len(text) > 120:
-                continue
-            # "By X | 9 October 2026", "By X, updated ...": keep the part before the date
-            text = BYLINE_END.split(text, maxsplit=1)[0]
-            author_ = clean_author(text)
-            if author_ and all(looks_like_name(n) for n in author_.split("; ")):
-                return author_
+def _spaced_text(element: lxml_html.HtmlElement) -> str:
+    """Text with a space wherever markup separates two pieces: bylines run labels, names and
+    links together ("ByJane DoeTwitter")."""
+    return " ".join(" ".join(piece.split()) for piece in element.itertext() if piece.strip())
+
+
+def byline_author(tree: lxml_html.HtmlElement, confirmed: list[str] | None = None) -> str | None:
+    """The names in the first byline element that gives any. ``confirmed`` are names from
+    the author meta tags: a byline containing them is read as them (a byline's markup often
+    runs the name into labels and links), before any other byline-like element."""
+
+    def elements() -> Iterator[tuple[lxml_html.HtmlElement, str]]:
+        for xpath in BYLINE_XPATHS:
+            for element in tree.xpath(xpath):
+                text = " ".join(element.text_content().split())
+                if 0 < len(text) <= 120:
+                    yield element, text
+
+    wanted = [squash(name) for name in confirmed or []]
+    if wanted and any(all(k and k in squash(text) for k in wanted) for _e, text in elements()):
+        return "; ".join(confirmed or [])
+    for element, _text in elements():
+        # "By X | 9 October 2026", "By X, updated ...": keep the part before the date
+        author_ = clean_author(BYLINE_END.split(_spaced_text(element), maxsplit=1)[0])
+        if author_ and all(looks_like_name(n) for n in author_.split("; ")):
+            return author_
     return None
+
+
+def _site_names(page: PageData) -> set[str]:
+    publisher = page.article.get("publisher")
+    names = [
+        page.meta.get("og:site_name"),
+        publisher.get("name") if isinstance(publisher, dict) else None,
+    ]
+    return {squash(n) for n in names if isinstance(n, str) and squash(n)}
+
+
+def _without_site(names: str | None, page: PageData) -> str | None:
+    """A guessed author list without the site's own name when it also names people: there
+    the site name is the publisher label, not an author."""
+    if not names:
+        return names
+    site = _site_names(page)
+    kept = [n for n in names.split("; ") if squash(n) not in site]
+    return "; ".join(kept) if kept else names
 
 
 def author(
@@ -244,110 +237,24 @@ def author(
 ) -> str | None:
     """JSON-LD authors, the page's byline, trafilatura's guess (``fallback``, asked only when
     the first two give nothing), author meta tags."""
-    pairs = list(_names(page.article.get("author")))
-    people = [name for kind, name in pairs if kind != "Organization"]
-    names = people or [name for _kind, name in pairs]
+    index = {obj["@id"]: obj for obj in page.jsonld if isinstance(obj.get("@id"), str)}
+    # Organisations too: a news agency or desk credited beside a reporter is an author, and
+    # a page crediting only its newsroom has no other.
+    names = [name for _kind, name in _names(page.article.get("author"), index)]
     if names:
         return clean_author("; ".join(names))
-    if found := byline_author(tree):
+    metas = [clean_author(page.meta.get(k)) for k in AUTHOR_META]
+    meta = next((m for m in metas if m), None)
+    confirmed = next(
+        (m.split("; ") for m in metas if m and all(looks_like_name(n) for n in m.split("; "))),
+        None,
+    )
+    if found := byline_author(tree, confirmed):
         return found
-    guess = clean_author(fallback())
+    guess = _without_site(clean_author(fallback()), page)
     if guess and all(looks_like_name(n) for n in guess.split("; ")):
         return guess
-    meta = next((page.meta[k] for k in AUTHOR_META if page.meta.get(k)), None)
-    return clean_author(meta) or guess
-
-
-@dataclass(frozen=True)
-class Headings:
-    """The page's <title> and first <h1>, read once and used for both title and site name."""
-
-    title_tag: str | None
-    h1: str | None
-
-    @classmethod
-    def read(cls, tree: lxml_html.HtmlElement) -> Headings:
-        return cls(tree.findtext(".//title"), first_h1(tree))
-
-
-def sitename(page: PageData, headings: Headings, fallback: str | None, url: str) -> str | None:
-    """og:site_name, the publisher, application-name, the title's suffix, the host."""
-    publisher = page.article.get("publisher")
-    candidates = [
-        page.meta.get("og:site_name"),
-        publisher.get("name") if isinstance(publisher, dict) else None,
-        page.meta.get("application-name"),
-        site_from_title(headings.title_tag, headings.h1),
-        fallback,
-    ]
-    host = urlsplit(url).hostname or ""
-    for name in candidates:
-        if isinstance(name, str) and name.strip() and name.strip() != host:
-            return name.strip()
-    return host or None
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"[\W_]+", "", text).casefold()
-
-
-def _split_after(title: str, head: str) -> str | None:
-    """What follows `head` + separator at the start of `title` (None when it does not)."""
-    if not head or not title.casefold().startswith(head.casefold()):
-        return None
-    rest = title[len(head) :]
-    match = TITLE_SEPARATOR.match(rest)
-    return rest[match.end() :].strip() if match else None
-
-
-def clean_title(title: str | None, site: str | None, url: str, h1: str | None = None) -> str | None:
-    """The headline without a ' - Site Name' suffix or 'Site | ' prefix."""
-    if not title:
-        return None
-    title = " ".join(title.split())
-    h1 = " ".join((h1 or "").split())
-    if _split_after(title, h1):
-        return h1  # "<h1> - Whatever": the rest is the site, a section or a slogan
-    host = (urlsplit(url).hostname or "").removeprefix("www.").split(".")[0]
-    site_keys = {k for k in (_squash(site or ""), _squash(host)) if k}
-    parts = TITLE_SEPARATOR.split(title)
-    if len(parts) < 2:
-        return title
-    for keep, dropped in ((parts[:-1], parts[-1]), (parts[1:], parts[0])):
-        key = _squash(dropped)
-        if key and any(key == k or key in k or k in key for k in site_keys):
-            return " - ".join(keep)
-    return title
-
-
-def site_from_title(title: str | None, h1: str | None) -> str | None:
-    """'Headline - Site Name' with a known headline gives the site name."""
-    rest = _split_after(" ".join((title or "").split()), " ".join((h1 or "").split()))
-    return rest if rest and len(rest.split()) <= 6 else None
-
-
-def first_h1(tree: lxml_html.HtmlElement) -> str | None:
-    for xpath in ("(//article//h1)[1]", "(//h1)[1]"):
-        found = tree.xpath(xpath)
-        if found:
-            return " ".join(found[0].text_content().split()) or None
-    return None
-
-
-def headline(
-    page: PageData, headings: Headings, fallback: str | None, site: str | None, url: str
-) -> str | None:
-    """JSON-LD headline, og:title, <title>, trafilatura's: the first found, suffix removed."""
-    candidates = [
-        page.article.get("headline"),
-        page.meta.get("og:title"),
-        headings.title_tag,
-        fallback,
-    ]
-    for candidate in candidates:
-        if isinstance(candidate, str) and candidate.strip():
-            return clean_title(candidate, site, url, headings.h1)
-    return headings.h1
+    return meta or guess
 
 
 def canonical_url(tree: lxml_html.HtmlElement, page: PageData, url: str) -> str:
@@ -382,15 +289,6 @@ def detected_language(text: str) -> str | None:
     import py3langid  # loads its model on first use (~0.5 s); only pages without lang pay
 
     return py3langid.classify(text[:3000])[0]
-
-
-def latest_plausible(fetched_at: str | None) -> datetime:
-    """Dates after the fetch (plus a day of time-zone slack) are not publication dates."""
-    try:
-        moment = datetime.fromisoformat((fetched_at or "").replace("Z", "+00:00"))
-    except ValueError:
-        moment = datetime.now(UTC)
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) + timedelta(days=1)
 
 
 def liveblog_text(page: PageData) -> str | None:
