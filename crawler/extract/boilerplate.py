@@ -104,6 +104,19 @@ PAYWALL_LINE_PHRASES = (
     "jetzt kostenlos testen", "kostenlos testen", "abo abschließen",
 )  # fmt: skip
 MAX_PROMPT_LINE = 200
+# A short line promoting the outlet's own channels: newsletter, messaging channel, app, e-paper,
+# social accounts ("Follow X on Google News", "Folgst du schon X auf Whatsapp?").
+PROMO_PHRASES = (
+    "newsletter", "auf whatsapp", "whatsapp-kanal", "whatsapp channel", "google news",
+    "follow us", "folg uns", "folgen sie uns", "suivez-nous", "síguenos", "seguici",
+    "for the latest breaking news", "for the latest news", "in your inbox",
+    "our website is the place", "check out more of", "push-nachrichten", "download the app",
+    "app herunterladen", "e-paper",
+)  # fmt: skip
+FOLLOW_ON = re.compile(
+    r"\bfollow \S+(?: \S+)? on (?:twitter|facebook|instagram|google|x|threads|bluesky)\b"
+)
+MAX_PROMO_LINE = 250
 MAX_TEASER_LINE = 250
 CLOSING_LINES = 3  # an author's bio stands among a text's last lines
 
@@ -215,10 +228,13 @@ def shows_date(widget: str, iso_date: str) -> bool:
 def is_boilerplate_line(line: str) -> bool:
     if len(line) > MAX_TEASER_LINE:
         return False
-    if len(line) <= MAX_PROMPT_LINE:
-        folded = line.lower()
-        if any(phrase in folded for phrase in PAYWALL_LINE_PHRASES):
-            return True
+    folded = line.lower()
+    if len(line) <= MAX_PROMPT_LINE and any(p in folded for p in PAYWALL_LINE_PHRASES):
+        return True
+    if len(line) <= MAX_PROMO_LINE and (
+        any(p in folded for p in PROMO_PHRASES) or FOLLOW_ON.search(folded)
+    ):
+        return True
     return bool(TEASER_LINE.match(line) or TEASER_ONLY.match(line) or NOISE_LINE.match(line))
 
 

@@ -30,7 +30,6 @@ DEFAULT_MIN_CHARS = 400
 # trafilatura's fast mode skips its fallback extractors (readability, jusText). Measured on
 # ../shared/newsbench (bench/extraction_quality.py): full mode body F1 +0.011 for ~10 ms a page.
 FAST = False
-FLOOR_FAST = False
 # Navigation read as text: many lines, nearly all of them a few words long.
 NAV_MIN_LINES = 8
 NAV_SHORT_WORDS = 4
@@ -142,7 +141,7 @@ def extract_tree(
 
     text, text_source = cleaned(trafilatura_text(pruned, url)), "pruned"
     if not usable(text, min_chars):
-        floor = cleaned(trafilatura_text(tree, url, fast=FLOOR_FAST))
+        floor = cleaned(trafilatura_text(tree, url, fast=FAST))
         if usable(floor, min_chars) or (not text and floor):
             text, text_source = floor, "unpruned"
     if text_size(text) < min_chars:
