@@ -10,7 +10,7 @@ from lxml import etree
 from lxml import html as lxml_html
 from trafilatura.metadata import extract_metadata
 
-from crawler.extract import metadata
+from crawler.extract import metadata, titles
 from crawler.extract.boilerplate import clean_text, is_boilerplate_line, prune_chrome
 from crawler.extract.extraction import extract, parse_html
 from crawler.extract.trafilatura_metadata import DATE_PARAMS, TrafilaturaMetadata
@@ -67,7 +67,7 @@ def test_url_date(url: str, expected: str | None) -> None:
     ],
 )
 def test_clean_title(title: str, site: str | None, h1: str | None, expected: str) -> None:
-    assert metadata.clean_title(title, site, "https://www.harbourherald.example/x", h1) == expected
+    assert titles.clean_title(title, site, "https://www.harbourherald.example/x", h1) == expected
 
 
 @pytest.mark.parametrize(

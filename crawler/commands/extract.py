@@ -10,6 +10,7 @@ import json
 import sys
 from argparse import ArgumentParser, Namespace
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,11 +21,12 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 from w3lib.url import is_url
 
-from crawler.extract.extraction import extract
+from crawler.extract.extraction import extract, utc_now_iso
 
 
-def record_for(html: str | bytes, url: str, min_chars: int) -> dict[str, Any]:
-    result = extract(html, url, min_chars=min_chars)
+def record_for(html: str | bytes, url: str, min_chars: int, fetched_at: str) -> dict[str, Any]:
+    """The record the crawler would store; ``fetched_at`` bounds the dates (none after it)."""
+    result = extract(html, url, min_chars=min_chars, fetched_at=fetched_at)
     if result.article is None:
         return {"url": url, "error": f"no text extracted ({result.not_article})"}
     record = result.article.to_record()
@@ -58,7 +60,7 @@ class FetchSpider(scrapy.Spider):
 
     def keep(self, response: Response, asked: str) -> None:
         if isinstance(response, TextResponse):
-            self.results[asked] = (response.text, response.url)
+            self.results[asked] = (response.text, response.url, utc_now_iso())
         else:
             self.results[asked] = f"not an HTML page ({response.headers.get('Content-Type')!r})"
 
@@ -109,11 +111,14 @@ class Command(ScrapyCommand):
             got = fetched.get(arg, "fetch failed: no response (robots.txt or offsite?)")
             if isinstance(got, str):
                 return {"url": arg, "error": got}
-            text, final_url = got
-            return record_for(text, final_url, min_chars)
+            text, final_url, fetched_at = got
+            return record_for(text, final_url, min_chars, fetched_at)
         path = Path(arg)
         try:
             data = path.read_bytes()
+            saved = datetime.fromtimestamp(path.stat().st_mtime, UTC)
         except OSError as exc:
             return {"url": arg, "error": f"cannot read {arg}: {exc.strerror or exc}"}
-        return record_for(data, opts.url or path.resolve().as_uri(), min_chars)
+        # a saved page was fetched no later than it was written: its dates cannot be later
+        fetched_at = saved.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return record_for(data, opts.url or path.resolve().as_uri(), min_chars, fetched_at)

@@ -22,7 +22,7 @@ from crawler.extract import metadata, titles
 from crawler.extract.boilerplate import clean_text, prune_chrome, shows_date
 from crawler.extract.embedded import embedded_text
 from crawler.extract.pagetype import classify, page_signals, text_size
-from crawler.extract.teasers import link_texts
+from crawler.extract.teasers import MIN_LINK_CHARS, link_texts
 from crawler.extract.trafilatura_metadata import TrafilaturaMetadata
 from crawler.items import Article
 
@@ -34,6 +34,8 @@ FAST = False
 NAV_MIN_LINES = 8
 NAV_SHORT_WORDS = 4
 NAV_SHORT_SHARE = 0.8
+# Link texts this long count when measuring how much of a text is links ("Story 1").
+LIST_LINK_CHARS = 5
 
 
 def utc_now_iso() -> str:
@@ -87,7 +89,7 @@ def looks_like_navigation(text: str) -> bool:
     return short / len(lines) >= NAV_SHORT_SHARE
 
 
-def trafilatura_text(tree: HtmlElement, url: str, fast: bool = FAST) -> str:
+def trafilatura_text(tree: HtmlElement, url: str, fast: bool | None = None) -> str:
     """trafilatura's main text for the tree (which it copies, never changes), or ""."""
     doc = trafilatura.bare_extraction(
         tree,
@@ -96,7 +98,7 @@ def trafilatura_text(tree: HtmlElement, url: str, fast: bool = FAST) -> str:
         include_comments=False,
         include_tables=True,
         include_images=False,
-        fast=fast,
+        fast=FAST if fast is None else fast,
     )
     return (doc.text or "") if doc is not None else ""
 
@@ -134,20 +136,24 @@ def extract_tree(
     date, date_source = metadata.publication_date(tree, page, url, htmldate_guess, latest)
     signals = page_signals(pruned, page)
     headlines = (headings.h1, page.meta.get("og:title"))
-    links = link_texts(tree)
+    all_links = link_texts(tree, min_chars=LIST_LINK_CHARS)
+    links = [link for link in all_links if len(link) >= MIN_LINK_CHARS]
 
     def cleaned(raw: str) -> str:
         return clean_text(raw, title, author, headlines, links)
 
-    text, text_source = cleaned(trafilatura_text(pruned, url)), "pruned"
+    raw = trafilatura_text(pruned, url)
+    text, text_source = cleaned(raw), "pruned"
     if not usable(text, min_chars):
-        floor = cleaned(trafilatura_text(tree, url, fast=FAST))
+        floor_raw = trafilatura_text(tree, url)
+        floor = cleaned(floor_raw)
         if usable(floor, min_chars) or (not text and floor):
-            text, text_source = floor, "unpruned"
+            raw, text, text_source = floor_raw, floor, "unpruned"
     if text_size(text) < min_chars:
-        embedded = cleaned(embedded_text(tree, page.article.get("articleBody")))
+        embedded_raw = embedded_text(tree, page.article.get("articleBody"))
+        embedded = cleaned(embedded_raw)
         if text_size(embedded) > 2 * text_size(text):
-            text, text_source = embedded, "embedded"
+            raw, text, text_source = embedded_raw, embedded, "embedded"
     if not text:
         return Extraction(None, "no_text", date_source)
     # Live blogs: the JSON-LD updates are the complete, ordered record when they are not
@@ -155,7 +161,7 @@ def extract_tree(
     structured = metadata.liveblog_text(page)
     if structured and len(structured) >= 0.8 * len(text):
         text, text_source = structured, "liveblog"
-    kind = classify(text, url, signals, min_chars)
+    kind = classify(text, url, signals, min_chars, all_links, raw)
     article = Article(
         id=record_id(url, fetched_at),
         url=url,

@@ -46,7 +46,7 @@ def read_page(
     response: TextResponse, domains: list[str], *, fetched_at: str, min_chars: int
 ) -> PageResult:
     """Extract the page and find its feeds and links (in a worker, or inline), all from one
-    parse: links and feeds are read before extraction prunes the tree."""
+    parse (extraction prunes a copy, never this tree)."""
     tree = parse_html(response.text)
     if isinstance(tree, str):
         return PageResult(Extraction(None, tree), [], [])

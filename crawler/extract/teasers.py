@@ -18,10 +18,10 @@ RUN_LINES = 3
 SEPARATORS = " -–—|:•»›"
 
 
-def link_texts(tree: lxml_html.HtmlElement) -> list[str]:
+def link_texts(tree: lxml_html.HtmlElement, min_chars: int = MIN_LINK_CHARS) -> list[str]:
     """The page's link texts, longest first (so that a longer one is matched first)."""
     texts = {" ".join(a.text_content().split()) for a in tree.iter("a")}
-    return sorted((t for t in texts if len(t) >= MIN_LINK_CHARS), key=len, reverse=True)
+    return sorted((t for t in texts if len(t) >= min_chars), key=len, reverse=True)
 
 
 def is_linked(line: str, links: list[str], exact: set[str]) -> bool:

@@ -226,6 +226,8 @@ class NewsSpider(scrapy.Spider):
             if name in capture:
                 setattr(article, name, capture[name])
         self.crawler.stats.inc_value("news/articles")
+        if article.page_type != "article":  # stored, but a researcher may filter it out
+            self.crawler.stats.inc_value(f"news/page_type/{article.page_type}")
         return article
 
     # --- seen-store -----------------------------------------------------------------------
