@@ -72,7 +72,9 @@ def test_doubtful_pages_are_stored_with_their_type() -> None:
         "listing_markup",
     )
     result = extract(
-        article_page(PROSE, head=listing), "https://herald.example/topics/ferry/", fetched_at=FETCHED
+        article_page(PROSE, head=listing),
+        "https://herald.example/topics/ferry/",
+        fetched_at=FETCHED,
     )
     assert result.not_article == "listing_markup"  # markup and a listing URL: dropped
     paywall = (
