@@ -1,7 +1,10 @@
 """Extraction quality and speed: our extractor against plain trafilatura, side by side.
 
-    python bench/extraction_quality.py [--repeat 5]
+    python bench/extraction_quality.py [--repeat 5] [--rounds 3]
 
+Part 1, real pages: ../shared/newsbench (bench/newsbench.py), ours vs plain trafilatura with the
+benchmark's own scorer, and trafilatura's fast mode vs full mode, with ms per page.
+Part 2, the project's own fixtures (regression set, written here):
 On tests/fixtures/extraction (see its README): snippet precision / recall / F1 (a must_contain
 snippet found is a true positive, a must_not_contain snippet found a false positive), date,
 title, author and language accuracy, page-type accuracy, and ms per page. Non-article pages
@@ -25,6 +28,7 @@ import trafilatura
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import newsbench  # noqa: E402
 from crawler.extract.extraction import extract  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "extraction"
@@ -191,7 +195,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="rounds over the fixtures (speed)")
     parser.add_argument("--fixtures", type=Path, default=FIXTURES, help="folder with expected.json")
+    parser.add_argument("--pages", type=Path, default=newsbench.DEFAULT_PAGES, help="newsbench")
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds over newsbench")
     args = parser.parse_args(argv)
+    if (args.pages / "pages.jsonl").exists():
+        print(newsbench.report(*newsbench.run(args.pages, args.rounds)), end="\n\n")
+    else:
+        print(f"no newsbench at {args.pages}: real-page part skipped\n")
     scores = run(max(1, args.repeat), args.fixtures)
     print(report(scores, len(load_fixtures(args.fixtures))))
     return 0
