@@ -221,3 +221,27 @@ def test_classes_through_scrapy_extract_over_http() -> None:
     assert "Sentence 7: the harbour board" in rendered["text"]
     assert stories["not_article"]  # a bare list of links
     assert future_record["not_article"] is None and future_record["date"] is None  # after the fetch
+
+
+def declared(body: str) -> str:
+    obj = f'{{"@type": "NewsArticle", "articleBody": {body}}}'
+    return f'<script type="application/ld+json">{obj}</script>'
+
+
+def test_declared_body_completes_a_partly_rendered_article() -> None:
+    first, rest = SENTENCES[:2], SENTENCES[2:]
+    body = json.dumps("\n".join(["+++dropcap", *first, *rest]))
+    head = declared(body)
+    page = article_page("".join(f"<p>{s}</p>" for s in first), head=head)
+    result = extract(page, "https://herald.example/news/ferry/", fetched_at=FETCHED, min_chars=100)
+    assert result.text_source == "declared"
+    assert result.article.text == "\n".join(SENTENCES)  # whole, in order, no markup token
+    # a declared body that is another text (not containing the rendered one) is not taken
+    other = json.dumps(
+        " ".join(f"Unrelated words number {i} about the weather." for i in range(80))
+    )
+    head = declared(other)
+    result = extract(
+        article_page(PROSE, head=head), "https://herald.example/news/f/", fetched_at=FETCHED
+    )
+    assert result.text_source == "pruned"

@@ -90,9 +90,10 @@ NOISE_LINE = re.compile(
     r"(?:published|(?:last )?updated) \d+ (?:minutes?|hours?|days?) ago|refresh|"
     r"show \d+ new updates?|(?:have you )?got a (?:story|news tip)\b.{0,200}|"
     r".{0,100}\bin your inbox\b.{0,60}\b(?:sign up|subscribe)\b.{0,40}|"
-    # placeholders of embeds waiting for consent, and of ad slots ("$$ARTICLEAD$$")
+    # placeholders of embeds waiting for consent, of ad slots ("$$ARTICLEAD$$") and CMS markup
+    # tokens leaked into a declared body ("+++dropcap")
     r"ein klick für den datenschutz|link zum [\w-]{2,30}[- ]inhalt|"
-    r"(?:externer|eingebetteter) inhalt|\$\$\w+\$\$|\[\[\w+\]\]|"
+    r"(?:externer|eingebetteter) inhalt|\$\$\w+\$\$|\[\[\w+\]\]|\+{2,}\w*|"
     # an image's source credit on a line of its own ("Quelle: AFP", "Source: Reuters")
     r"(?:quelle|source|fuente|fonte|kilde|källa|bron)\s*:\s*[\w ./,&-]{1,40})$",
     re.IGNORECASE,

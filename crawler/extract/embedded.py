@@ -1,10 +1,14 @@
-"""Article text a page carries only in its scripts: client-rendered pages.
+"""Article text a page carries outside its markup: in scripts, or in JSON-LD `articleBody`.
 
 Pages rendered in the browser (React/Next.js hydration state, Nuxt, Apollo caches) often send an
 empty article container and the article itself as an HTML string inside a JSON literal in an
 inline <script>. trafilatura sees no text there. Asked only when the markup gave no usable text:
 the longest JSON string literal that is HTML with paragraph breaks, or the JSON-LD
 `articleBody`, whichever is longer.
+
+The declared body also completes a partial text: pages that render only the first part of an
+article in their markup (the rest loaded on scroll or behind "read more") still declare it
+whole in `articleBody`.
 """
 
 from __future__ import annotations
@@ -63,8 +67,28 @@ def fragment_text(fragment: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+def declared_body(article_body: object) -> str:
+    """JSON-LD `articleBody` as text, one paragraph a line (it may hold HTML or plain text)."""
+    if not isinstance(article_body, str) or not article_body.strip():
+        return ""
+    if PARAGRAPH_MARKUP.search(article_body):
+        return fragment_text(article_body)
+    lines = (" ".join(line.split()) for line in article_body.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
 def embedded_text(tree: lxml_html.HtmlElement, article_body: object) -> str:
     """The article text from scripts or JSON-LD, the longer of the two ("" when neither)."""
     from_script = fragment_text(found) if (found := script_html(tree)) else ""
-    from_jsonld = " ".join(article_body.split()) if isinstance(article_body, str) else ""
-    return max(from_script, from_jsonld, key=len)
+    return max(from_script, declared_body(article_body), key=len)
+
+
+def _shingles(text: str, size: int = 4) -> set[tuple[str, ...]]:
+    words = re.findall(r"\w+", text.casefold())
+    return {tuple(words[i : i + size]) for i in range(max(len(words) - size + 1, 0))}
+
+
+def contains(whole: str, part: str) -> float:
+    """Share of ``part``'s 4-word sequences that also occur in ``whole``."""
+    wanted = _shingles(part)
+    return len(wanted & _shingles(whole)) / len(wanted) if wanted else 0.0

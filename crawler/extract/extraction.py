@@ -20,7 +20,7 @@ from lxml.html import HtmlElement
 
 from crawler.extract import metadata, titles
 from crawler.extract.boilerplate import clean_text, prune_chrome, shows_date
-from crawler.extract.embedded import embedded_text
+from crawler.extract.embedded import contains, declared_body, embedded_text
 from crawler.extract.pagetype import classify, page_signals, text_size
 from crawler.extract.teasers import MIN_LINK_CHARS, link_texts
 from crawler.extract.trafilatura_metadata import TrafilaturaMetadata
@@ -34,6 +34,10 @@ FAST = False
 NAV_MIN_LINES = 8
 NAV_SHORT_WORDS = 4
 NAV_SHORT_SHARE = 0.8
+# JSON-LD articleBody replaces a text it contains (this share of its 4-word sequences) when it
+# is at least this much longer: the page rendered only part of the article.
+DECLARED_GROWTH = 2.0
+DECLARED_COVER = 0.8
 # Link texts this long count when measuring how much of a text is links ("Story 1").
 LIST_LINK_CHARS = 5
 
@@ -54,7 +58,7 @@ class Extraction:
     article: Article | None
     not_article: str | None = None  # why it is not stored (None = stored)
     date_source: str | None = None  # jsonld, meta, time, url, htmldate or none
-    text_source: str | None = None  # pruned, unpruned, embedded, liveblog
+    text_source: str | None = None  # pruned, unpruned, embedded, declared, liveblog
 
 
 def extract(
@@ -154,6 +158,10 @@ def extract_tree(
         embedded = cleaned(embedded_raw)
         if text_size(embedded) > 2 * text_size(text):
             raw, text, text_source = embedded_raw, embedded, "embedded"
+    declared = declared_body(page.article.get("articleBody"))
+    if len(declared) >= DECLARED_GROWTH * len(text) and contains(declared, text) >= DECLARED_COVER:
+        # the markup held only part of the article the page declares: take the whole
+        raw, text, text_source = declared, cleaned(declared), "declared"
     if not text:
         return Extraction(None, "no_text", date_source)
     # Live blogs: the JSON-LD updates are the complete, ordered record when they are not
