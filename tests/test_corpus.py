@@ -344,6 +344,9 @@ def test_export_parquet_loads_in_duckdb_and_pandas(archives: Archives, tmp_path:
     assert sorted(r["id"] for r in rows) == sorted(r["id"] for r in expected)
     assert len({r["cluster_id"] for r in rows}) == len(rows)
     assert all(r["duplicate"] is None for r in rows)
+    # the page type travels with every row: the demo's stored pages are all plain articles
+    assert {(r["page_type"], r["page_type_reason"]) for r in rows} == {("article", None)}
+    assert {(r["page_type"], r["page_type_reason"]) for r in records} == {("article", None)}
     assert len(pandas.read_parquet(out / "data")) == len(rows)
     days = {str(published(r)) for r in latest.values() if published(r)}
     partitions = {p.name for p in (out / "data").iterdir() if p.is_dir()}

@@ -14,7 +14,7 @@ from crawler.extract.boilerplate import clean_text, is_boilerplate_line
 from crawler.extract.edges import strip_header, strip_summary, strip_trailer
 from crawler.extract.embedded import embedded_text
 from crawler.extract.extraction import extract, looks_like_navigation
-from crawler.extract.pagetype import text_size
+from crawler.extract.pagetype import looks_like_article_url, text_size
 from crawler.extract.teasers import drop_teasers
 from tests.conftest import ALLOW_LOOPBACK, scrapy
 from tests.test_hostile import HostileSite, Page
@@ -63,7 +63,7 @@ def test_doubtful_pages_are_stored_with_their_type() -> None:
     listing = '<script type="application/ld+json">{"@type": "CollectionPage"}</script>'
     result = extract(
         article_page(PROSE, head=listing),
-        "https://herald.example/news/ferry-special/",
+        "https://herald.example/news/ferry-timetable-special-report/",
         fetched_at=FETCHED,
     )
     assert result.not_article is None  # one listing signal and prose: stored, as a listing
@@ -245,3 +245,35 @@ def test_declared_body_completes_a_partly_rendered_article() -> None:
         article_page(PROSE, head=head), "https://herald.example/news/f/", fetched_at=FETCHED
     )
     assert result.text_source == "pruned"
+
+
+@pytest.mark.parametrize(
+    ("url", "article_like"),
+    [
+        ("https://herald.example/world/2026/11/20/ferry/", True),
+        ("https://herald.example/news/ferry-strike-ends-after-nine-days", True),
+        ("https://herald.example/a/552903.html", True),
+        ("https://herald.example/world/", False),
+        ("https://herald.example/business/markets/", False),
+    ],
+)
+def test_article_urls(url: str, article_like: bool) -> None:
+    assert looks_like_article_url(url) is article_like
+
+
+def test_section_page_with_teasers_is_dropped_an_undeclared_article_with_teasers_is_kept() -> None:
+    teasers = "".join(
+        f"<article class='teaser'><h3><a href='/s/{i}/'>Other story {i}</a></h3></article>"
+        for i in range(6)
+    )
+    page = article_page(PROSE + teasers)
+    section = extract(page, "https://herald.example/world/", fetched_at=FETCHED)
+    assert section.not_article == "listing_page"  # teaser blocks and a section's URL
+    story = extract(
+        page, "https://herald.example/world/ferry-timetable-to-change", fetched_at=FETCHED
+    )
+    assert story.not_article is None  # teaser blocks alone: stored, as doubtful
+    assert (story.article.page_type, story.article.page_type_reason) == (
+        "uncertain",
+        "listing_page",
+    )

@@ -27,6 +27,8 @@ COLUMN_NOTES = {
     "description": "standfirst / meta description",
     "tags": "section and keyword tags",
     "text": "article text without boilerplate, paragraphs separated by newlines",
+    "page_type": "article, liveblog, listing, video, paywall or uncertain: filter on article",
+    "page_type_reason": "why the page type is not plain article (listing_page, too_short, ...)",
     "fetched_at": "time the page was fetched (UTC)",
     "status": "HTTP status of the archived response",
     "spider": "crawler that fetched it",

@@ -43,6 +43,7 @@ SCHEMA = pa.schema([
     ("date", pa.timestamp("s", tz="UTC")), ("date_modified", pa.timestamp("s", tz="UTC")),
     ("pub_date", pa.date32()), ("sitename", pa.string()), ("language", pa.string()),
     ("description", pa.string()), ("tags", pa.list_(pa.string())), ("text", pa.string()),
+    ("page_type", pa.string()), ("page_type_reason", pa.string()),
     ("fetched_at", pa.timestamp("s", tz="UTC")), ("status", pa.int16()),
     ("spider", pa.string()), ("run_id", pa.string()), ("warc_key", pa.string()),
     ("warc_record_id", pa.string()), ("warc_offset", pa.int64()),
@@ -102,6 +103,7 @@ def matching(root: Path, runs: list[RunEntry], filt: RecordFilter) -> Iterator[d
 
 def row(record: dict[str, Any], info: Any) -> dict[str, Any]:
     out = {name: record.get(name) for name in COLUMNS}
+    out["page_type"] = record.get("page_type") or "article"  # runs before page types: articles
     out["domain"] = domain_of(record.get("url", ""))
     for name in TIMESTAMPS:
         out[name] = timestamp(record.get(name))

@@ -142,14 +142,32 @@ class PageType:
     dropped: bool = False
 
 
+# An article's URL: a slug of several words, a long numeric id, or a date in the path.
+SLUG_WORDS = 3
+ARTICLE_ID = re.compile(r"\d{5,}")
+PATH_DATE = re.compile(r"/(?:19|20)\d{2}/\d{1,2}/|(?:19|20)\d{2}-\d{2}-\d{2}")
+
+
+def looks_like_article_url(url: str) -> bool:
+    """`/world/2026/11/20/ferry-strike-ends/`, `/news/ferry-strike-ends-after-nine-days`,
+    `/a/552903.html` yes; `/world/`, `/business/markets/` no (a section's address)."""
+    path = urlsplit(url).path
+    if PATH_DATE.search(path) or ARTICLE_ID.search(path):
+        return True
+    last = next((part for part in reversed(path.split("/")) if part), "")
+    words = re.split(r"[-_+.]+", last.rsplit(".", 1)[0] if "." in last else last)
+    return len([w for w in words if w]) >= SLUG_WORDS
+
+
 def classify(
     text: str, url: str, signals: PageSignals, min_chars: int, links: list[str], raw: str = ""
 ) -> PageType:
     """The page's kind from its text and markup (``links``: the page's link texts, longest
     first; ``raw``: the text before teaser lines were cut, where a headline list still shows).
     Drops a page only on strong evidence: no real text, a text that is nearly all links, or
-    two independent listing signals (URL, teaser blocks, markup, link-heavy text) on a page
-    that does not declare itself an article. One signal alone stores it as doubtful."""
+    two listing signals (a listing URL, a URL that is no article's, teaser blocks, markup,
+    link-heavy text) on a page that does not declare itself an article. One signal alone
+    (other than the URL) stores it as doubtful."""
     size = text_size(text)
     if size < STUB_SHARE * min_chars:
         return PageType("uncertain", "too_short", dropped=True)
@@ -162,7 +180,9 @@ def classify(
         signals.declares_listing,
         linked > LISTING_LINKED_SHARE,
     )
-    if not signals.declares_article and sum(listing_signals) >= 2:
+    # A URL that is no article's (a section's `/world/`) only corroborates another signal.
+    section_url = not looks_like_article_url(url)
+    if not signals.declares_article and sum(listing_signals) + section_url >= 2:
         reason = "listing_markup" if signals.declares_listing else "listing_page"
         return PageType("listing", reason, dropped=True)
     if "LiveBlogPosting" in signals.types:
