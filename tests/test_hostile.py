@@ -468,7 +468,8 @@ def test_binary_empty_and_badly_encoded_pages(site: HostileSite, tmp_path: Path)
     site.pages["/declared-latin1/"] = Page(wrong.encode("utf-8"), "text/html")
     reverse = article("Wrong charset two", extra=f"<p>{umlauts}</p>", charset="utf-8")
     site.pages["/declared-utf8/"] = Page(reverse.encode("latin-1"), "text/html")
-    nul = article("Control characters", extra="<p>nul \x00 bell \x07 esc \x1b end</p>")
+    # a sentence: a closing short line without one would go as a trailer (crawler.extract.edges)
+    nul = article("Control characters", extra="<p>The nul \x00 bell \x07 esc \x1b end.</p>")
     site.pages["/nul/"] = Page(nul.encode())
     site.pages["/empty/"] = Page(b"")
     site.pages["/empty-untyped/"] = Page(b"", None)
@@ -484,7 +485,7 @@ def test_binary_empty_and_badly_encoded_pages(site: HostileSite, tmp_path: Path)
     assert {"/mixed/", "/declared-latin1/", "/declared-utf8/", "/nul/"} <= stored
     texts = {urlsplit(r["url"]).path: r["text"] for r in text_records(done.run_dir)}
     assert "Übergang über die Förde" in texts["/mixed/"]  # good UTF-8 kept around bad bytes
-    assert "nul bell esc end" in texts["/nul/"]  # control characters dropped
+    assert "The nul bell esc end." in texts["/nul/"]  # control characters dropped
     assert site.count("/search/") == 0
     assert done.stat("news/refused/url_too_long") == 1
     assert f"Refused GET {site.base}{long_url[:150]}" in done.log
