@@ -277,3 +277,17 @@ def test_section_page_with_teasers_is_dropped_an_undeclared_article_with_teasers
         "uncertain",
         "listing_page",
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("/news/live/ferry-strike/", "liveblog"),
+        ("/news/ferry-strike-liveblog/", "liveblog"),
+        ("/news/2026/03/02/ferry-strike-live-updates", "liveblog"),
+        ("/news/how-to-live-longer-by-the-harbour/", "article"),
+    ],
+)
+def test_live_blogs_by_their_address(path: str, kind: str) -> None:
+    result = extract(article_page(PROSE), "https://herald.example" + path, fetched_at=FETCHED)
+    assert result.not_article is None and result.article.page_type == kind

@@ -142,6 +142,12 @@ class PageType:
     dropped: bool = False
 
 
+# A live blog's address: a path segment or slug word naming one ("/live/", "liveblog",
+# "live-updates", "newsticker"); a bare "live" inside a slug ("how-to-live-longer") is not one.
+LIVEBLOG_URL = re.compile(
+    r"/live/|(?:^|[/_-])(?:live-?blog|live-?updates|live-?ticker|news-?ticker)(?:$|[/_.-])",
+    re.IGNORECASE,
+)
 # An article's URL: a slug of several words, a long numeric id, or a date in the path.
 SLUG_WORDS = 3
 ARTICLE_ID = re.compile(r"\d{5,}")
@@ -185,7 +191,7 @@ def classify(
     if not signals.declares_article and sum(listing_signals) + section_url >= 2:
         reason = "listing_markup" if signals.declares_listing else "listing_page"
         return PageType("listing", reason, dropped=True)
-    if "LiveBlogPosting" in signals.types:
+    if "LiveBlogPosting" in signals.types or LIVEBLOG_URL.search(urlsplit(url).path):
         return PageType("liveblog")
     if (signals.not_free or signals.paywall_prompt) and len(text) < FULL_TEXT_CHARS:
         return PageType("paywall", "paywall_stub")
