@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS articles (
     first_seen TEXT NOT NULL,
     last_seen TEXT NOT NULL,
     etag TEXT,
-    last_modified TEXT
+    last_modified TEXT,
+    text_digest TEXT             -- sha256 of the stored text: "changed" means this differs
 );
 CREATE TABLE IF NOT EXISTS validators (
     url TEXT PRIMARY KEY,        -- feed or sitemap URL, canonical
@@ -43,8 +44,14 @@ class Seen(Protocol):
 
     def has_article(self, url: str) -> bool: ...
     def article_validators(self, url: str) -> tuple[str | None, str | None]: ...
+    def article_text_digest(self, url: str) -> str | None: ...
     def mark_article(
-        self, url: str, run_id: str, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        run_id: str,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        text_digest: str | None = None,
     ) -> None: ...
     def validators(self, url: str) -> tuple[str | None, str | None]: ...
     def save_validators(
@@ -71,6 +78,9 @@ class SeenStore:
         # tail of the archive files themselves.
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(articles)")}
+        if "text_digest" not in columns:  # a store written before text digests were kept
+            self.db.execute("ALTER TABLE articles ADD COLUMN text_digest TEXT")
 
     def has_article(self, url: str) -> bool:
         row = self.db.execute("SELECT 1 FROM articles WHERE url = ?", (url,)).fetchone()
@@ -82,16 +92,25 @@ class SeenStore:
         ).fetchone()
         return (row[0], row[1]) if row else (None, None)
 
+    def article_text_digest(self, url: str) -> str | None:
+        row = self.db.execute("SELECT text_digest FROM articles WHERE url = ?", (url,)).fetchone()
+        return row[0] if row else None
+
     def mark_article(
-        self, url: str, run_id: str, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        run_id: str,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        text_digest: str | None = None,
     ) -> None:
         now = _now()
         self.db.execute(
-            "INSERT INTO articles (url, run_id, first_seen, last_seen, etag, last_modified)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET run_id = excluded.run_id,"
-            " last_seen = excluded.last_seen, etag = excluded.etag,"
-            " last_modified = excluded.last_modified",
-            (url, run_id, now, now, etag, last_modified),
+            "INSERT INTO articles (url, run_id, first_seen, last_seen, etag, last_modified,"
+            " text_digest) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET"
+            " run_id = excluded.run_id, last_seen = excluded.last_seen, etag = excluded.etag,"
+            " last_modified = excluded.last_modified, text_digest = excluded.text_digest",
+            (url, run_id, now, now, etag, last_modified, text_digest),
         )
 
     def validators(self, url: str) -> tuple[str | None, str | None]:

@@ -1,7 +1,7 @@
 """The seen-store in Redis, for distributed crawls (REDIS_URL): crawler.seen.SeenStore's
 interface, shared by every worker and kept across crawls, under `<prefix>:seen:<spider>:`:
 
-    articles    hash: canonical URL -> JSON {run_id, last_seen, etag, last_modified}
+    articles    hash: canonical URL -> JSON {run_id, last_seen, etag, last_modified, text_digest}
     first_seen  hash: canonical URL -> when a run first stored it (HSETNX: the first wins)
     validators  hash: feed or sitemap URL -> JSON {etag, last_modified, checked, children}
 
@@ -48,11 +48,26 @@ class RedisSeenStore:
         entry = json.loads(raw)
         return entry.get("etag"), entry.get("last_modified")
 
+    def article_text_digest(self, url: str) -> str | None:
+        raw = self.server.hget(self.articles, url)
+        return json.loads(raw).get("text_digest") if raw else None
+
     def mark_article(
-        self, url: str, run_id: str, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        run_id: str,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        text_digest: str | None = None,
     ) -> None:
         now = _now()
-        entry = {"run_id": run_id, "last_seen": now, "etag": etag, "last_modified": last_modified}
+        entry = {
+            "run_id": run_id,
+            "last_seen": now,
+            "etag": etag,
+            "last_modified": last_modified,
+            "text_digest": text_digest,
+        }
         with self.server.pipeline(transaction=True) as pipe:
             pipe.hsetnx(self.first_seen, url, now)
             pipe.hset(self.articles, url, json.dumps(entry))

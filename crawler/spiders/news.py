@@ -13,6 +13,7 @@ conditional GET, so an unchanged one costs a 304.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -113,8 +114,15 @@ class NewsSpider(scrapy.Spider):
 
     def document_request(self, url: str, meta: dict[str, Any] | None = None) -> scrapy.Request:
         """A seed, feed or sitemap: always fetched, conditionally when we have validators
-        (unless refetch=all, which re-reads everything)."""
-        validators = self.seen.validators(canonical(url)) if self.refetch != "all" else (None, None)
+        (unless refetch=all, which re-reads everything). A seed that an earlier run stored as
+        an article is asked for with that article's validators, and stored again only when its
+        text changed (see `unchanged`)."""
+        key = canonical(url)
+        validators: tuple[str | None, str | None] = (None, None)
+        if self.refetch != "all":
+            validators = self.seen.validators(key)
+            if not any(validators) and self.seen.has_article(key):
+                validators = self.seen.article_validators(key)
         headers = conditional_headers(*validators)
         return scrapy.Request(
             url, callback=self.parse, headers=headers, meta={**NOT_MODIFIED, **(meta or {})}
@@ -221,6 +229,10 @@ class NewsSpider(scrapy.Spider):
             self.logger.debug("not an article (%s): %s", reason, response.url)
             return None
         article = result.article
+        if self.unchanged(response, article):
+            self.crawler.stats.inc_value("news/skipped/unchanged")
+            self.mark_seen(response, article)  # the URLs of this fetch lead to it too
+            return None
         article.status = response.status
         for name in CAPTURE_FIELDS:
             if name in capture:
@@ -232,20 +244,51 @@ class NewsSpider(scrapy.Spider):
 
     # --- seen-store -----------------------------------------------------------------------
 
+    def unchanged(self, response: Response, article: Article) -> bool:
+        """An article an earlier run stored under any URL of this fetch, with the same text: a
+        seed, a redirect's target or a refetch=changed page is stored again only when its text
+        changed (refetch=all stores it again anyway)."""
+        if self.refetch == "all":
+            return False
+        digest = text_digest(article.text)
+        return any(
+            self.seen.has_article(key) and self.seen.article_text_digest(key) == digest
+            for key in article_keys(response, article)
+        )
+
     def item_scraped(self, item: Any, response: Response) -> None:
         """Mark an article seen once the pipelines have stored it, not before."""
         if isinstance(item, Article):
-            run_id = self.crawler.stats.get_value("archive/run_id") or ""
-            self.seen.mark_article(
-                canonical(item.url),
-                run_id,
-                _header(response, b"ETag"),
-                _header(response, b"Last-Modified"),
-            )
+            self.mark_seen(response, item)
+
+    def mark_seen(self, response: Response, article: Article) -> None:
+        """Every URL that led to the article: the redirect chain, where it ended, and the
+        canonical URL, so that a later link to any of them is known."""
+        run_id = self.crawler.stats.get_value("archive/run_id") or ""
+        digest = text_digest(article.text)
+        etag, last_modified = _header(response, b"ETag"), _header(response, b"Last-Modified")
+        for key in article_keys(response, article):
+            self.seen.mark_article(key, run_id, etag, last_modified, digest)
 
     def closed_store(self) -> None:
         self.extractor.close()
         self.seen.close()
+
+
+def article_keys(response: Response, article: Article) -> list[str]:
+    """Canonical forms of the redirect chain's URLs, the final URL and the canonical URL."""
+    chain = [*response.meta.get("redirect_urls", []), response.url, article.url]
+    site = (urlsplit(response.url).hostname or "").removeprefix("www.")
+    declared = urlsplit(article.canonical_url or "")
+    # a canonical URL on another site, or the site's root, is a template's mistake, not this
+    # article's address: marking it would hide that page from later runs
+    if (declared.hostname or "").removeprefix("www.") == site and declared.path not in ("", "/"):
+        chain.append(article.canonical_url or "")
+    return list(dict.fromkeys(canonical(url) for url in chain))
+
+
+def text_digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _header(response: Response, name: bytes) -> str | None:
