@@ -15,7 +15,7 @@ import sqlite3
 import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,9 @@ class Original:
     uri: str
     date: str  # WARC-Date of the original capture
     record_id: str | None  # its WARC-Record-ID, when known
+    run_id: str | None = None  # where it is: the run, its WARC file and the record's offset
+    filename: str | None = None
+    offset: int | None = None
 
 
 class PayloadIndex:
@@ -75,7 +78,8 @@ class PayloadIndex:
         self.db.execute("PRAGMA synchronous=OFF")
         self.db.execute(
             "CREATE TABLE payloads (digest TEXT PRIMARY KEY, uri TEXT NOT NULL,"
-            " date TEXT NOT NULL, record_id TEXT) WITHOUT ROWID"
+            " date TEXT NOT NULL, record_id TEXT, run_id TEXT, filename TEXT, offset INTEGER)"
+            " WITHOUT ROWID"
         )
         self._count = 0
         self.loaded_runs = 0
@@ -88,16 +92,19 @@ class PayloadIndex:
 
     def get(self, digest: str) -> Original | None:
         row = self.db.execute(
-            "SELECT uri, date, record_id FROM payloads WHERE digest = ?", (digest,)
+            "SELECT uri, date, record_id, run_id, filename, offset FROM payloads"
+            " WHERE digest = ?",
+            (digest,),
         ).fetchone()
         return Original(*row) if row else None
 
     def add(self, digest: str, original: Original) -> None:
         """Remember the first capture of a payload; later ones are ignored."""
         cursor = self.db.execute(
-            "INSERT OR IGNORE INTO payloads VALUES (?, ?, ?, ?)",
-            (digest, original.uri, original.date, original.record_id),
-        )
+            "INSERT OR IGNORE INTO payloads VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (digest, original.uri, original.date, original.record_id, original.run_id,
+             original.filename, original.offset),
+        )  # fmt: skip
         self._count += cursor.rowcount
 
     def close(self) -> None:
@@ -116,7 +123,8 @@ class PayloadIndex:
         for (filename, offset), digest in sorted(wanted.items()):
             original = read_original(run_dir / "warc" / filename, offset)
             if original is not None:
-                self.add(digest, original)
+                self.add(digest, replace(original, run_id=run_dir.name, filename=filename,
+                                         offset=offset))  # fmt: skip
         self.loaded_runs += 1
 
 

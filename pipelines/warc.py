@@ -221,8 +221,10 @@ class WarcCaptureExtension:
                 warc_headers_dict={**response_headers, "WARC-Payload-Digest": digest},
             )
         record_id = capture.rec_headers.get_header("WARC-Record-ID")
+        offset = handle.tell()
+        here = Original(uri, date, record_id, self.run.run_id, self.files.name, offset)
         if original is None and response.status == 200 and body:
-            self.payloads.add(digest, Original(uri, date, record_id))
+            self.payloads.add(digest, here)
         request_record = self.writer.create_warc_record(
             uri,
             "request",
@@ -231,15 +233,19 @@ class WarcCaptureExtension:
             http_headers=request_head(request),
             warc_headers_dict={**common, "WARC-Concurrent-To": record_id},
         )
-        offset = handle.tell()
         self._write(capture)
         self._write(request_record)
         self.files.record_written()
+        # Text and conversion records point at the record holding the payload: for a revisit,
+        # the original response (in this run or an earlier one), the revisit's id kept beside.
+        holder = original if original is not None and original.filename else here
         request.meta[CAPTURE_META_KEY] = {
             "fetched_at": fetched.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "warc_filename": self.files.name,
-            "warc_record_id": record_id,
-            "warc_offset": offset,
+            "warc_run_id": holder.run_id,
+            "warc_filename": holder.filename,
+            "warc_record_id": holder.record_id,
+            "warc_offset": holder.offset,
+            "revisit_record_id": record_id if holder is not here else None,
         }
 
     def item_scraped(self, item: object) -> None:

@@ -151,6 +151,34 @@ def test_second_run_writes_revisits_against_the_first(runs: TwoRuns) -> None:
     assert "'archive/revisit_bytes_saved':" in runs.second_log
 
 
+def test_deduplicated_texts_point_at_the_original_response(runs: TwoRuns) -> None:
+    """In a run whose captures are revisits, text records and conversion/metadata records
+    lead to the response that holds the payload (here: in the first run), the revisit's own
+    id beside it."""
+    by_id = {
+        r.rec_headers["WARC-Record-ID"]: (run_dir.name, name, r)
+        for run_dir in (runs.first, runs.second)
+        for name, r in warc_records(run_dir)
+    }
+    second = text_records(runs.second)
+    assert second and all(r["revisit_record_id"] for r in second)
+    for record in second:
+        assert record["warc_run_id"] == "run-1"
+        run_name, filename, original = by_id[record["warc_record_id"]]
+        assert (run_name, filename) == ("run-1", record["warc_filename"])
+        assert original.rec_type == "response"
+        with (runs.first / "warc" / filename).open("rb") as handle:
+            handle.seek(record["warc_offset"])
+            at_offset = next(iter(ArchiveIterator(handle)))
+        assert at_offset.rec_headers["WARC-Record-ID"] == record["warc_record_id"]
+        revisit_run, _, revisit = by_id[record["revisit_record_id"]]
+        assert revisit_run == "run-2" and revisit.rec_type == "revisit"
+        assert revisit.rec_headers["WARC-Refers-To"] == record["warc_record_id"]
+    for _, record in warc_records(runs.second):
+        if record.rec_type in ("conversion", "metadata"):
+            assert by_id[record.rec_headers["WARC-Refers-To"]][2].rec_type == "response"
+
+
 def test_wacz_validates_and_holds_everything(runs: TwoRuns) -> None:
     wacz = runs.first / "run-1.wacz"
     result = subprocess.run(

@@ -85,7 +85,10 @@ def get(
                     if filt.matches(record):
                         out.write(json.dumps(record, ensure_ascii=False) + "\n")
                         result.records += 1
-                        warc_names[run.prefix].add(record.get("warc_filename") or "")
+                        # the WARC holding the payload: for a revisit, maybe an earlier run's
+                        holder = f"{run.spider}/{record.get('warc_run_id') or run.run_id}"
+                        names_of = warc_names.get(holder, warc_names[run.prefix])
+                        names_of.add(record.get("warc_filename") or "")
         partial.replace(result.selection)
     else:
         result.records = sum(r.articles or 0 for r in good_runs)

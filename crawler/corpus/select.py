@@ -131,6 +131,7 @@ def run_records(root: Path, run: RunEntry) -> Iterator[dict[str, Any]]:
                 record["spider"] = run.spider
                 record["run_id"] = run.run_id
                 record["shard_key"] = key
-                if record.get("warc_filename"):
-                    record["warc_key"] = f"{run.prefix}/warc/{record['warc_filename']}"
+                if record.get("warc_filename"):  # a revisit's payload may be in an earlier run
+                    holder = f"{run.spider}/{record.get('warc_run_id') or run.run_id}"
+                    record["warc_key"] = f"{holder}/warc/{record['warc_filename']}"
                 yield record
