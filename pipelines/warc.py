@@ -29,9 +29,10 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
-from crawler.distributed import file_name_tag
+from crawler.distributed import file_name_tag, redis_enabled
 from crawler.items import CAPTURE_META_KEY, Article
-from pipelines.index import CDXJ_NAME, Original, PayloadIndex, write_cdxj, write_run_wacz
+from pipelines.index import CDXJ_NAME, write_cdxj, write_run_wacz
+from pipelines.payloads import Original, PayloadIndex
 from pipelines.rotating import RotatingFile, RotationLimits
 from pipelines.run import run_for
 from pipelines.storage import safe_segment
@@ -48,6 +49,13 @@ TRANSFER_HEADERS = frozenset({b"transfer-encoding"})
 def payload_digest(body: bytes) -> str:
     """WARC-Payload-Digest form: sha1 in base32, as warcio, pywb and Heritrix write it."""
     return "sha1:" + b32encode(hashlib.sha1(body).digest()).decode("ascii")
+
+
+def payload_index_path(crawler: Crawler) -> Path:
+    """The archive's persistent payload-digest index, beside the seen-store."""
+    from crawler.extensions import state_dir
+
+    return state_dir(crawler) / f"{safe_segment(crawler.spidercls.name)}-payloads.sqlite"
 
 
 def warc_date(moment: datetime) -> str:
@@ -126,7 +134,9 @@ class WarcCaptureExtension:
         )
         self.dedup = settings.getbool("WARC_DEDUP")
         self.wacz = settings.getbool("WACZ_ENABLED")
-        self.payloads = PayloadIndex()
+        # distributed workers share no local disk: each keeps a private, temporary index
+        shared = None if redis_enabled(settings) else payload_index_path(crawler)
+        self.payloads = PayloadIndex(shared)
         self.file_counts: Counter[str] = Counter()
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.response_downloaded, signal=signals.response_downloaded)
@@ -178,12 +188,11 @@ class WarcCaptureExtension:
         if not self.dedup:
             return
         spider_dir = self.run.store.local_root / self.run.spider
-        for run_dir in sorted(spider_dir.glob("*/")):
-            if run_dir.name != self.run.run_id:
-                self.payloads.load_run(run_dir)
+        self.payloads.sync(sorted(spider_dir.glob("*/")), self.run.run_id)
         logger.info(
-            "deduplicating against %d payloads of %d earlier runs",
+            "deduplicating against %d payloads of %d earlier runs (%d read from their CDXJ now)",
             len(self.payloads),
+            len(self.payloads.known_runs()),
             self.payloads.loaded_runs,
         )
 
@@ -282,6 +291,7 @@ class WarcCaptureExtension:
 
     def spider_closed(self) -> None:
         self.files.close()
+        self.payloads.commit_run(self.run.run_id)  # its files are whole: its payloads count
         self.payloads.close()
         warc_dir = self.run.store.local_root / self.run.prefix / "warc"
         warcs = sorted(warc_dir.glob("*.warc.gz"))

@@ -1,0 +1,168 @@
+"""The payload-digest index: where each payload was first archived, so that a later capture of
+the same bytes becomes a `revisit` record pointing at it.
+
+Persistent per archive and spider, beside the seen-store: `.state/<spider>-payloads.sqlite`.
+A run reads only the runs the index does not hold yet (runs from before the index existed, a
+killed run that repair has since finished), each from its `indexes/index.cdxj`. So start-up
+no longer grows with the archive. This run's own payloads are kept apart until the run closes
+cleanly; only then do they join the index. A killed run's records may have been cut by repair,
+so they join only through that run's repaired CDXJ. Runs whose folder is gone are forgotten.
+
+A distributed crawl (REDIS_URL) has no shared local disk. Each worker then keeps a private,
+temporary index and loads the runs it can see, as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from warcio.archiveiterator import ArchiveIterator
+
+from pipelines.index import CDXJ_NAME, cdxj_entries
+
+logger = logging.getLogger(__name__)
+
+COLUMNS = "digest TEXT PRIMARY KEY, uri TEXT NOT NULL, date TEXT NOT NULL, record_id TEXT," \
+    " run_id TEXT, filename TEXT, offset INTEGER"  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Original:
+    """Where a payload was first archived: what a revisit record refers to."""
+
+    uri: str
+    date: str  # WARC-Date of the original capture
+    record_id: str | None  # its WARC-Record-ID, when known
+    run_id: str | None = None  # where it is: the run, its WARC file and the record's offset
+    filename: str | None = None
+    offset: int | None = None
+
+
+class PayloadIndex:
+    """Payload digest -> first capture. On disk (SQLite), not in a dict: a dict entry cost ~400
+    bytes of heap per archived page, so memory grew with every page of a long crawl.
+
+    ``path`` None: a private temporary database (a distributed worker's); else the archive's
+    persistent index file."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.persistent = path is not None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        # "" = a private temporary on-disk database; one thread (the reactor) uses it
+        self.db = sqlite3.connect(str(path or ""), isolation_level=None, check_same_thread=False)
+        if self.persistent:
+            self.db.execute("PRAGMA journal_mode=WAL")
+        else:
+            self.db.execute("PRAGMA journal_mode=OFF")  # nothing to recover: it dies with us
+        self.db.execute(
+            "PRAGMA synchronous=OFF" if not self.persistent else "PRAGMA synchronous=NORMAL"
+        )
+        self.db.execute(f"CREATE TABLE IF NOT EXISTS payloads ({COLUMNS}) WITHOUT ROWID")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, payloads INTEGER)"
+        )
+        # this run's payloads, until the run closes cleanly
+        self.db.execute(f"CREATE TEMP TABLE pending ({COLUMNS}) WITHOUT ROWID")
+        self.loaded_runs = 0
+
+    def __len__(self) -> int:
+        query = "SELECT (SELECT COUNT(*) FROM payloads) + (SELECT COUNT(*) FROM pending)"
+        return int(self.db.execute(query).fetchone()[0])
+
+    def __contains__(self, digest: str) -> bool:
+        return self.get(digest) is not None
+
+    def get(self, digest: str) -> Original | None:
+        for table in ("payloads", "pending"):
+            row = self.db.execute(
+                f"SELECT uri, date, record_id, run_id, filename, offset FROM {table}"
+                " WHERE digest = ?",
+                (digest,),
+            ).fetchone()
+            if row:
+                return Original(*row)
+        return None
+
+    def add(self, digest: str, original: Original) -> None:
+        """Remember the first capture of a payload in this run; later ones are ignored."""
+        if digest not in self:
+            self.db.execute(
+                "INSERT INTO pending VALUES (?, ?, ?, ?, ?, ?, ?)", _row(digest, original)
+            )
+
+    def known_runs(self) -> set[str]:
+        return {row[0] for row in self.db.execute("SELECT run_id FROM runs")}
+
+    def sync(self, run_dirs: list[Path], current: str) -> None:
+        """Load the runs the index does not hold yet; forget the ones whose folder is gone."""
+        present = {d.name for d in run_dirs}
+        for gone in self.known_runs() - present:
+            self.db.execute("DELETE FROM payloads WHERE run_id = ?", (gone,))
+            self.db.execute("DELETE FROM runs WHERE run_id = ?", (gone,))
+        known = self.known_runs()
+        for run_dir in run_dirs:
+            if run_dir.name != current and run_dir.name not in known:
+                self.load_run(run_dir)
+
+    def load_run(self, run_dir: Path) -> None:
+        """Add the 200 responses of an earlier run (its indexes/index.cdxj and WARCs); a run
+        without a CDXJ (still running, or killed and not repaired yet) is left for later."""
+        index = run_dir / "indexes" / CDXJ_NAME
+        if not index.is_file():
+            return
+        wanted: dict[tuple[str, int], str] = {}
+        for _key, _ts, fields in cdxj_entries(index):
+            digest = fields.get("digest")
+            if fields.get("status") == "200" and digest and digest not in self:
+                wanted[(fields["filename"], int(fields["offset"]))] = digest
+        added = 0
+        with self.db:  # one transaction per run
+            self.db.execute("BEGIN")
+            for (filename, offset), digest in sorted(wanted.items()):
+                original = read_original(run_dir / "warc" / filename, offset)
+                if original is not None and digest not in self:
+                    at = replace(original, run_id=run_dir.name, filename=filename, offset=offset)
+                    self.db.execute(
+                        "INSERT INTO payloads VALUES (?, ?, ?, ?, ?, ?, ?)", _row(digest, at)
+                    )
+                    added += 1
+            self.db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?)", (run_dir.name, added))
+        self.loaded_runs += 1
+
+    def commit_run(self, run_id: str) -> None:
+        """This run closed cleanly: its payloads join the index, and the run counts as held."""
+        with self.db:
+            self.db.execute("BEGIN")
+            count = self.db.execute("SELECT COUNT(*) FROM pending").fetchone()[0]
+            self.db.execute("INSERT OR IGNORE INTO payloads SELECT * FROM pending")
+            self.db.execute("DELETE FROM pending")
+            self.db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?)", (run_id, count))
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _row(digest: str, original: Original) -> tuple[object, ...]:
+    return (digest, original.uri, original.date, original.record_id, original.run_id,
+            original.filename, original.offset)  # fmt: skip
+
+
+def read_original(warc: Path, offset: int) -> Original | None:
+    """URI, date and record id of the record at `offset` (its headers only)."""
+    try:
+        with warc.open("rb") as handle:
+            handle.seek(offset)
+            record = next(iter(ArchiveIterator(handle)))
+    except (OSError, StopIteration) as exc:
+        logger.warning("cannot read %s at %d for deduplication: %s", warc, offset, exc)
+        return None
+    headers = record.rec_headers
+    return Original(
+        headers.get_header("WARC-Target-URI"),
+        headers.get_header("WARC-Date"),
+        headers.get_header("WARC-Record-ID"),
+    )
