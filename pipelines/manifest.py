@@ -2,7 +2,8 @@
 
 Every file with its key, size, sha256 and record counts; the settings that shape a crawl; the
 software versions; start and end; pages, articles and errors by kind. A run folder without a
-manifest is visibly incomplete (still running, killed, or not yet pushed to S3).
+manifest is visibly incomplete (still running, or not yet pushed to S3). A killed run gets
+its manifest from the next run's crash repair (pipelines.finish), marked `"killed": true`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import platform
 from collections import Counter
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,7 +22,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 
 from crawler.items import Article
-from pipelines.run import run_for
+from pipelines.run import Run, run_for
 from pipelines.s3 import MANIFEST_NAME
 
 logger = logging.getLogger(__name__)
@@ -90,10 +92,17 @@ class ContentSummary:
         self.dates: list[str] = []  # [earliest, latest] publication date seen
 
     def add(self, item: Article) -> None:
-        self.domains[urlsplit(item.url).hostname or ""] += 1
-        self.languages[item.language or "unknown"] += 1
-        if item.date:
-            day = item.date[:10]
+        self.add_fields(item.url, item.language, item.date)
+
+    def add_record(self, record: dict[str, Any]) -> None:
+        """A text record as read back from a shard (a killed run's, see pipelines.finish)."""
+        self.add_fields(record.get("url") or "", record.get("language"), record.get("date"))
+
+    def add_fields(self, url: str, language: str | None, date: str | None) -> None:
+        self.domains[urlsplit(url).hostname or ""] += 1
+        self.languages[language or "unknown"] += 1
+        if date:
+            day = date[:10]
             low, high = self.dates or [day, day]
             self.dates = [min(low, day), max(high, day)]
 
@@ -104,6 +113,29 @@ class ContentSummary:
             "domains": dict(self.domains.most_common()),
             "languages": dict(self.languages.most_common()),
         }
+
+
+def manifest_head(run: Run) -> dict[str, Any]:
+    """The fields that name a run, first in every manifest (a finished or a killed run's)."""
+    return {
+        "format": FORMAT,
+        "spider": run.spider,
+        "run_id": run.run_id,
+        "archive_uri": run.store.uri,
+        "prefix": run.prefix,
+    }
+
+
+def write_manifest(run: Run, manifest: dict[str, Any]) -> tuple[str, Path]:
+    """Write `<run>/manifest.json` atomically in the store's local folder (not uploaded:
+    the caller decides, since a manifest goes to S3 only after every other file of its run).
+    Returns its key and local path."""
+    key = run.key(None, MANIFEST_NAME)
+    path = run.store.local_path(key)
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(json.dumps(manifest, indent=1, default=str) + "\n", encoding="utf-8")
+    partial.replace(path)
+    return key, path
 
 
 class RunManifestExtension:
@@ -129,11 +161,7 @@ class RunManifestExtension:
         settings = self.crawler.settings
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
         manifest = {
-            "format": FORMAT,
-            "spider": run.spider,
-            "run_id": run.run_id,
-            "archive_uri": run.store.uri,
-            "prefix": run.prefix,
+            **manifest_head(run),
             "started_at": run.started_at,
             "finished_at": datetime.now(UTC).isoformat(),
             "finish_reason": reason,
@@ -152,11 +180,7 @@ class RunManifestExtension:
                 "bytes": run.store.uploaded_bytes,
                 "seconds": round(run.store.upload_seconds, 3),
             }
-        key = run.key(None, MANIFEST_NAME)
-        path = run.store.local_path(key)
-        partial = path.with_name(path.name + ".tmp")
-        partial.write_text(json.dumps(manifest, indent=1, default=str) + "\n", encoding="utf-8")
-        partial.replace(path)
+        key, path = write_manifest(run, manifest)
         if spooled:
             logger.error(
                 "run %s is incomplete in %s: %d file(s) wait in the spool %s; "

@@ -2,7 +2,9 @@
 
 WARC files and text shards are both written one gzip member per record, so "complete record"
 is "complete gzip member" (zlib checks each member's CRC and length). Files a live process still
-holds (it keeps an flock on them) are left alone.
+holds (it keeps an flock on them) are left alone. A run whose orphans were repaired was killed:
+it is then finished (its CDXJ index and a `"killed": true` manifest, pipelines.finish), so the
+next run deduplicates against it and `scrapy corpus` lists and exports it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from scrapy import signals
 from scrapy.crawler import Crawler
 
+from pipelines.finish import finish_killed_run
 from pipelines.rotating import OPEN_SUFFIX
 from pipelines.run import run_for
 
@@ -135,6 +138,23 @@ class OrphanRepairExtension:
         finally:
             store.close()
 
+    def finish_killed_runs(self, folder: Path, repaired: list[Repaired], current: str) -> int:
+        """Index and manifest for each run whose orphans were just repaired: it was killed.
+        (A run folder with no orphan is never guessed at: a live run between two files has
+        no `.open` file either.)"""
+        run_ids = sorted({r.path.relative_to(folder).parts[0] for r in repaired})
+        store = run_for(self.crawler).store
+        finished = 0
+        for run_id in run_ids:
+            if run_id == current:  # a rerun with the same fixed ARCHIVE_RUN_ID writes it now
+                logger.warning("killed run %s is this run's folder: not finished", run_id)
+                continue
+            try:
+                finished += finish_killed_run(store, folder.name, run_id) is not None
+            except Exception:  # a run we cannot read must not stop this crawl from starting
+                logger.exception("could not finish killed run %s/%s", folder.name, run_id)
+        return finished
+
     def spider_opened(self) -> None:
         run = run_for(self.crawler)
         folder = run.store.local_root / run.spider
@@ -142,6 +162,10 @@ class OrphanRepairExtension:
             repaired = repair_orphans(folder)
             self.crawler.stats.set_value("archive/repaired_files", len(repaired))
             self.mark_stored_articles_seen([r.path for r in repaired if r.kept_bytes])
+            # before WarcCaptureExtension.spider_opened (a higher EXTENSIONS number) reads
+            # earlier runs' indexes for deduplication, and before the S3 push below
+            finished = self.finish_killed_runs(folder, repaired, run.run_id)
+            self.crawler.stats.set_value("archive/finished_killed_runs", finished)
         push = getattr(run.store, "push", None)
         if push is not None and run.store.spooled():  # S3: what earlier runs could not upload
             # one attempt each: if S3 is still down, the crawl should not wait on it

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import fcntl
 import gzip
+import hashlib
+import json
 import os
 import signal
 import sqlite3
@@ -16,8 +18,13 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.demo.server import DemoServer
+from pipelines.finish import finish_killed_run
+from pipelines.index import cdxj_entries
 from pipelines.repair import complete_members_length, repair_open_file
+from pipelines.run import file_sha256
+from pipelines.storage import FSArchiveStore
 from tests.conftest import ALLOW_LOOPBACK, FAST, PROJECT_ROOT, demo_pages, scrapy, text_records
+from tests.test_s3 import BUCKET, moto, objects  # noqa: F401 (moto: a fixture)
 
 
 def test_complete_members_length_stops_at_a_torn_member(tmp_path: Path) -> None:
@@ -185,3 +192,165 @@ def test_a_cleanly_stopped_jobdir_crawl_resumes_its_queue(tmp_path: Path) -> Non
     assert len(before) >= 4 and not set(before) & set(after)
     articles = {server.base_url + p["path"] for p in demo_pages() if p["kind"] == "article"}
     assert sorted(before + after) == sorted(articles)
+
+
+def crawl_and_kill(server: DemoServer, run_dir: Path, articles: int, *settings: str) -> Path:
+    """Crawl the demo site slowly into `settings`' archive, SIGKILL the crawl once `articles`
+    articles are written in `run_dir` (local: in the archive, S3: in the spool)."""
+    crawl = subprocess.Popen(
+        [sys.executable, "-m", "scrapy", "crawl", "news", "-a", f"urls={server.base_url}/",
+         "-s", f"ARCHIVE_RUN_ID={run_dir.name}",
+         "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0.2",
+         "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1", "-s", ALLOW_LOOPBACK,
+         *[arg for s in settings for arg in ("-s", s)]],
+        cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        shards = list(run_dir.glob("text/*.open"))
+        if shards and len(text_records_open(shards[0])) >= articles:
+            break
+        time.sleep(0.05)
+    sigkill(crawl)
+    assert list(run_dir.glob("warc/*.open")), "the crawl ended before it was killed"
+    return run_dir
+
+
+def warc_captures(run_dir: Path) -> list[tuple[str, int, object]]:
+    """(file name, offset, record) of every response and revisit record of a run."""
+    found = []
+    for warc in sorted(run_dir.glob("warc/*.warc.gz")):
+        with warc.open("rb") as handle:
+            records = ArchiveIterator(handle)
+            for record in records:
+                if record.rec_type in ("response", "revisit"):
+                    found.append((warc.name, records.get_record_offset(), record))
+    return found
+
+
+def test_a_killed_run_is_finished_by_the_next_run(tmp_path: Path) -> None:
+    """Index and manifest for the killed run: the next run deduplicates against it, and
+    `scrapy corpus ls / export` see it and its articles."""
+    archive = tmp_path / "archive"
+    with DemoServer() as server:
+        killed_dir = crawl_and_kill(
+            server, archive / "news" / "killed", 4, f"ARCHIVE_URI={archive}"
+        )
+        rerun = scrapy(
+            "crawl", "news", "-a", f"urls={server.base_url}/",
+            "-s", f"ARCHIVE_URI={archive}", "-s", "ARCHIVE_RUN_ID=next", *FAST,
+        )  # fmt: skip
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "'archive/finished_killed_runs': 1" in rerun.stderr
+    articles = text_records(killed_dir)
+    assert len(articles) >= 4
+
+    # 1. the index: one line per response/revisit record (metadata records have no status)
+    captures = warc_captures(killed_dir)
+    indexed = [
+        (fields["filename"], int(fields["offset"]))
+        for _key, _ts, fields in cdxj_entries(killed_dir / "indexes" / "index.cdxj")
+        if "status" in fields
+    ]
+    assert sorted(indexed) == sorted((name, offset) for name, offset, _ in captures)
+    assert len(captures) >= 4
+
+    # ... and the manifest: killed, every file with its size and sha256, counts from the files
+    manifest = json.loads((killed_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["complete"] is False and manifest["killed"] is True
+    assert manifest["finish_reason"] == "killed" and manifest["stats_source"]
+    on_disk = {
+        p.relative_to(archive).as_posix(): p
+        for p in killed_dir.rglob("*")
+        if p.is_file() and p.name != "manifest.json"
+    }
+    assert {f["key"] for f in manifest["files"]} == set(on_disk)
+    for entry in manifest["files"]:
+        path = on_disk[entry["key"]]
+        assert (entry["size"], entry["sha256"]) == (path.stat().st_size, file_sha256(path))
+    assert manifest["stats"]["text_records"] == manifest["stats"]["articles"] == len(articles)
+    shard_counts = [f["records"] for f in manifest["files"] if "/text/" in f["key"]]
+    assert sum(shard_counts) == len(articles)
+    warc_records = manifest["stats"]["warc_records"]
+    assert warc_records["response"] + warc_records.get("revisit", 0) == len(captures)
+    assert manifest["started_at"] <= manifest["finished_at"]
+    assert manifest["software"]["newsarchiver"]
+    assert sum(manifest["content"]["domains"].values()) == len(articles)
+
+    # 2. `corpus ls` lists it, with its articles
+    listing = scrapy("corpus", "ls", str(archive))
+    assert listing.returncode == 0, listing.stderr[-2000:]
+    (line,) = [row for row in listing.stdout.splitlines() if row.startswith("killed ")]
+    assert line.split().count("killed") == 2 and str(len(articles)) in line.split()
+
+    # 3. `corpus export` contains its articles
+    out = tmp_path / "export"
+    export = scrapy("corpus", "export", str(archive), "--format", "jsonl", "--out", str(out),
+                    "--keep-duplicates")  # fmt: skip
+    assert export.returncode == 0, export.stderr[-2000:]
+    assert "skipped" not in export.stderr
+    with gzip.open(out / "data" / "articles.jsonl.gz", "rt", encoding="utf-8") as handle:
+        exported = {json.loads(line)["id"] for line in handle}
+    assert {r["id"] for r in articles} <= exported
+    assert {r["id"] for r in text_records(archive / "news" / "next")} <= exported
+
+    # 4. the next run wrote what the killed run had archived as revisits of its records
+    archived = {
+        record.rec_headers.get_header("WARC-Payload-Digest"): record
+        for _name, _offset, record in captures
+        if record.rec_type == "response" and record.http_headers.get_statuscode() == "200"
+    }
+    killed_ids = {r.rec_headers.get_header("WARC-Record-ID") for r in archived.values()}
+    again = [
+        record
+        for _name, _offset, record in warc_captures(archive / "news" / "next")
+        if record.rec_headers.get_header("WARC-Payload-Digest") in archived
+    ]
+    assert again, "the next run fetched nothing the killed run had archived"
+    assert all(r.rec_type == "revisit" for r in again), [r.rec_type for r in again]
+    assert {r.rec_headers.get_header("WARC-Refers-To") for r in again} <= killed_ids
+
+
+def test_a_run_with_a_file_still_held_is_not_finished(tmp_path: Path) -> None:
+    """A live process's run (an flock on its `.open` file) gets no index and no manifest."""
+    run_dir = tmp_path / "news" / "live"
+    (run_dir / "text").mkdir(parents=True)
+    (run_dir / "text" / "closed.jsonl.gz").write_bytes(gzip.compress(b'{"url": "http://x/"}\n'))
+    held = run_dir / "warc" / "news-1.warc.gz.open"
+    held.parent.mkdir()
+    held.write_bytes(gzip.compress(b"x"))
+    with held.open("ab") as live:
+        fcntl.flock(live, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert finish_killed_run(FSArchiveStore(str(tmp_path)), "news", "live") is None
+    assert not (run_dir / "manifest.json").exists()
+    assert not (run_dir / "indexes").exists()
+
+
+@pytest.mark.usefixtures("moto")
+def test_a_killed_s3_run_is_finished_in_the_spool_and_pushed(tmp_path: Path) -> None:
+    """S3: the killed run's files are still in the spool (none had closed), so its index and
+    manifest are written there and pushed with them, the manifest last."""
+    uri, spool = f"s3://{BUCKET}/crawls", tmp_path / "spool"
+    spooled_run = spool / BUCKET / "crawls" / "news" / "killed"
+    with DemoServer() as server:
+        crawl_and_kill(server, spooled_run, 3, f"ARCHIVE_URI={uri}", f"ARCHIVE_SPOOL={spool}")
+        assert not objects("crawls/news/killed/"), "a file of the killed run reached S3"
+        rerun = scrapy(
+            "crawl", "news", "-a", f"urls={server.base_url}/feed.xml", "-s", f"ARCHIVE_URI={uri}",
+            "-s", f"ARCHIVE_SPOOL={spool}", "-s", "ARCHIVE_RUN_ID=next", *FAST,
+        )  # fmt: skip
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert "'archive/finished_killed_runs': 1" in rerun.stderr
+    stored = objects("crawls/news/killed/")
+    manifest = json.loads(stored.pop("manifest.json"))
+    assert manifest["killed"] is True and manifest["complete"] is False
+    assert manifest["archive_uri"] == uri
+    assert {f["key"].removeprefix("news/killed/"): f["sha256"] for f in manifest["files"]} == {
+        name: hashlib.sha256(body).hexdigest() for name, body in stored.items()
+    }
+    assert "indexes/index.cdxj" in stored and manifest["stats"]["articles"] >= 3
+    assert not [p for p in spooled_run.rglob("*") if p.is_file()], "left in the spool"
+    listing = scrapy("corpus", "ls", uri)
+    assert listing.returncode == 0, listing.stderr[-2000:]
+    (line,) = [row for row in listing.stdout.splitlines() if row.startswith("killed ")]
+    assert line.split().count("killed") == 2  # the run id and its state

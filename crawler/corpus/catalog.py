@@ -34,6 +34,8 @@ class RunEntry:
     def state(self) -> str:
         if self.manifest is None:
             return "no manifest"
+        if self.manifest.get("killed"):  # finished by repair after a SIGKILL or crash
+            return "killed"
         if not self.manifest.get("complete"):
             return "incomplete"
         return "complete"

@@ -92,6 +92,12 @@ def summarize_run(run_dir: Path) -> RunSummary:
             "No manifest.json: the run was killed, is still running, or was not pushed yet. "
             "Counts below come from the files in the folder; the crawl's own stats are unknown."
         )
+    elif manifest.get("killed"):
+        summary.missing.append(
+            "The run was killed (SIGKILL or a crash); the next run repaired its files and wrote "
+            "this manifest and its index. Scrapy's own stats died with it: counts come from "
+            "the files."
+        )
     elif not manifest.get("complete"):
         summary.missing.append(
             "The manifest says the run is not complete: some files were still waiting in the "
