@@ -17,6 +17,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from warcio.archiveiterator import ArchiveIterator
+
+import crawler.encodings  # noqa: F401  warcio reads br records with Google's brotli (#13)
+
 with warnings.catch_warnings():  # cdxj-indexer's py3amf still imports pkg_resources
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
     from cdxj_indexer.main import write_cdx_index
@@ -66,13 +70,65 @@ def pages_jsonl(records: Iterable[dict[str, Any]], out: Path) -> Path:
 
 
 def write_run_wacz(run_dir: Path) -> Path:
-    """`<run_dir>/<run_id>.wacz` from the run's finished WARCs and text records."""
+    """`<run_dir>/<run_id>.wacz` from the run's finished WARCs and text records, with copies of
+    the original responses its revisit records refer to in earlier runs: a WACZ replays alone."""
+    from crawler.corpus.catalog import MANIFEST_NAME, current_text_folder
     from pipelines.text import read_text_records
 
     warcs = sorted((run_dir / "warc").glob("*.warc.gz"))
     title = f"{run_dir.parent.name} crawl {run_dir.name}"
-    records = read_text_records(run_dir / "text")
-    return write_wacz(warcs, records, run_dir / f"{run_dir.name}.wacz", title)
+    manifest_path = run_dir / MANIFEST_NAME
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
+    records = read_text_records(run_dir / current_text_folder(manifest))  # the current version
+    with tempfile.TemporaryDirectory() as tmp:
+        originals = copy_foreign_originals(warcs, run_dir, Path(tmp) / ORIGINALS_NAME)
+        extra = [originals] if originals is not None else []
+        return write_wacz([*warcs, *extra], records, run_dir / f"{run_dir.name}.wacz", title)
+
+
+ORIGINALS_NAME = "originals.warc.gz"
+
+
+def copy_foreign_originals(warcs: list[Path], run_dir: Path, out: Path) -> Path | None:
+    """Copy, byte for byte, each response that a revisit record in ``warcs`` refers to and that
+    lies in another run of the same spider (found by URL and payload digest in that run's CDXJ)
+    into the WARC ``out``; None when every revisit's original is in ``warcs`` already."""
+    own: set[str] = set()
+    wanted: dict[tuple[str, str], str] = {}  # (original URL, digest) -> original record id
+    for warc in warcs:
+        with warc.open("rb") as handle:
+            for record in ArchiveIterator(handle):
+                headers = record.rec_headers
+                own.add(headers.get_header("WARC-Record-ID"))
+                if record.rec_type == "revisit":
+                    key = (headers.get_header("WARC-Refers-To-Target-URI") or "",
+                           headers.get_header("WARC-Payload-Digest") or "")  # fmt: skip
+                    wanted[key] = headers.get_header("WARC-Refers-To") or ""
+    missing = {key for key, record_id in wanted.items() if record_id not in own}
+    if not missing:
+        return None
+    copied = 0
+    with out.open("wb") as sink:
+        for other in sorted(p for p in run_dir.parent.iterdir() if p.is_dir() and p != run_dir):
+            index = other / "indexes" / CDXJ_NAME
+            if not missing or not index.is_file():
+                continue
+            for _key, _ts, fields in cdxj_entries(index):
+                key = (fields.get("url", ""), fields.get("digest", ""))
+                if key in missing and fields.get("mime") != "warc/revisit":
+                    with (other / "warc" / fields["filename"]).open("rb") as source:
+                        source.seek(int(fields["offset"]))
+                        sink.write(source.read(int(fields["length"])))  # one gzip member
+                    missing.discard(key)
+                    copied += 1
+    if missing:
+        logger.warning(
+            "%s: %d revisit originals not found in earlier runs (deleted?): the WACZ will not"
+            " replay those captures alone",
+            run_dir.name,
+            len(missing),
+        )
+    return out if copied else None
 
 
 def write_wacz(

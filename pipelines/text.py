@@ -34,6 +34,13 @@ def read_text_records(text_dir: Path) -> Iterator[dict[str, Any]]:
                     yield json.loads(line)
 
 
+def encode_record(article: Article) -> bytes:
+    """One text record as written to a shard: a JSON line in a gzip member of its own (so a
+    killed crawl's shard can be cut back to its last whole record)."""
+    line = json.dumps(article.to_record(), ensure_ascii=False) + "\n"
+    return gzip.compress(line.encode("utf-8"), mtime=0)
+
+
 class TextShardPipeline:
     """Appends each Article to the current shard; a full shard is closed and a new one begun."""
 
@@ -60,8 +67,7 @@ class TextShardPipeline:
     def process_item(self, item: object) -> object:
         if not isinstance(item, Article):
             return item
-        line = json.dumps(item.to_record(), ensure_ascii=False) + "\n"
-        self.files.stream().write(gzip.compress(line.encode("utf-8"), mtime=0))
+        self.files.stream().write(encode_record(item))
         self.files.record_written()
         self.crawler.stats.inc_value("archive/text_records")
         return item

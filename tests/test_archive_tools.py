@@ -15,6 +15,7 @@ import urllib.request
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -231,11 +232,24 @@ def fetch(url: str) -> tuple[int, dict[str, str], str]:
 def pywb(runs: TwoRuns, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert (PYWB_BIN / "wayback").exists(), "pywb missing: `make install-test` makes .venv-pywb"
     root = tmp_path_factory.mktemp("pywb")
-    warcs = sorted(str(p) for d in (runs.first, runs.second) for p in d.glob("warc/*.warc.gz"))
-    for args in (["init", "news"], ["add", "news", *warcs]):
+    warcs = sorted(p for d in (runs.first, runs.second) for p in d.glob("warc/*.warc.gz"))
+    with wayback(warcs, root) as base:
+        yield base
+
+
+@contextmanager
+def wayback(collection_files: list[Path], root: Path) -> Iterator[str]:
+    """pywb serving one collection made of ``collection_files`` (WARCs or WACZs) alone."""
+    unpack = ["--unpack-wacz"] if any(p.suffix == ".wacz" for p in collection_files) else []
+    for args in (["init", "news"], ["add", *unpack, "news", *map(str, collection_files)]):
         done = subprocess.run([PYWB_BIN / "wb-manager", *args], cwd=root,
                               capture_output=True, text=True)  # fmt: skip
-        assert done.returncode == 0, done.stderr
+        assert done.returncode == 0, done.stdout + done.stderr
+    yield from serve_collection(root)
+
+
+def serve_collection(root: Path) -> Iterator[str]:
+    """pywb's `wayback` over the collections under ``root``, until the caller is done."""
     port = free_port()
     server = subprocess.Popen(
         [PYWB_BIN / "wayback", "-p", str(port), "-b", "127.0.0.1"],
@@ -256,6 +270,27 @@ def pywb(runs: TwoRuns, tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def test_deduplicated_run_wacz_replays_alone_in_pywb(runs: TwoRuns, tmp_path: Path) -> None:
+    """run-2's captures are revisits of run-1's: its WACZ packs those originals, so pywb
+    replays the run from the WACZ alone (without them: 503, original not found)."""
+    wacz = runs.second / "run-2.wacz"
+    with zipfile.ZipFile(wacz) as archive:
+        assert "archive/originals.warc.gz" in archive.namelist()
+    validate = subprocess.run(
+        [str(Path(sys.executable).with_name("wacz")), "validate", "-f", str(wacz)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+    url = runs.base_url + SEED_PAGE
+    page = next(p for p in demo_pages() if p["path"] == SEED_PAGE)
+    with wayback([wacz], tmp_path) as base:
+        (capture,) = [c for c in captures(base, url) if c["mime"] == "warc/revisit"]
+        status, _, body = fetch(f"{base}/news/{capture['timestamp']}mp_/{url}")
+    assert status == 200, body[:500]
+    text = " ".join(lxml_html.fromstring(body).text_content().split())
+    assert all(snippet in text for snippet in page["must_contain"])
 
 
 def captures(pywb: str, url: str) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@
     scrapy corpus export [ARCHIVE] --out DIR [filters] deduplicated jsonl/parquet + dataset card
     scrapy corpus report RUN [ARCHIVE] [--out FILE]    self-contained HTML report of one run
     scrapy corpus wacz RUN                             package a run as WACZ
+    scrapy corpus reextract RUN [ARCHIVE]              new text version from the run's WARCs
     scrapy corpus push                                 upload what the S3 spool still holds
 
 Filters: --run ID, --since/--until DAY (publication date), --domain, --language (repeatable).
@@ -89,6 +90,15 @@ def _parser() -> argparse.ArgumentParser:
     wacz.add_argument("run", help="run id, or a run folder")
     wacz.add_argument("--spider", default="news")
     actions.add_parser("push", help="upload the S3 spool")
+
+    reextract = actions.add_parser(
+        "reextract", help="extract a run's WARCs again into a new text version (local only)"
+    )
+    reextract.add_argument("run", help="run id, or a run folder")
+    reextract.add_argument("archive", nargs="?", help="local archive (default: ARCHIVE_URI)")
+    reextract.add_argument("--spider", help="the run's spider, when several have that run id")
+    reextract.add_argument("--processes", type=int, help="extraction worker processes "
+                           "(default: the NEWS_EXTRACT_PROCESSES setting; 0 = none)")  # fmt: skip
     return parser
 
 
@@ -98,7 +108,7 @@ class Command(ScrapyCommand):
     default_settings: ClassVar[dict[str, Any]] = {"LOG_LEVEL": "WARNING"}  # it prints what matters
 
     def syntax(self) -> str:
-        return "ls|get|export|report|wacz|push [ARCHIVE] [options]"
+        return "ls|get|export|report|wacz|push|reextract [ARCHIVE] [options]"
 
     def short_desc(self) -> str:
         return "List, download, export and report on archived runs"
@@ -256,3 +266,28 @@ class Command(ScrapyCommand):
         for key in failed:
             print(f"  not uploaded: {key}")
         return 1 if failed else 0
+
+    def do_reextract(self, options: Namespace) -> int:
+        import os
+
+        from crawler.corpus.reextract import reextract_run
+
+        settings = self.settings
+        assert settings is not None
+        processes = options.processes
+        if processes is None:
+            configured = settings.get("NEWS_EXTRACT_PROCESSES")
+            processes = (os.cpu_count() or 1) if configured is None else int(configured)
+        result = reextract_run(
+            options.archive or self.setting("ARCHIVE_URI") or "archive",
+            options.run,
+            spider=options.spider,
+            min_chars=settings.getint("NEWS_MIN_ARTICLE_CHARS", 400),
+            shard_records=settings.getint("TEXT_SHARD_MAX_RECORDS", 10_000),
+            max_size=settings.getint("DOWNLOAD_MAXSIZE"),
+            processes=processes,
+        )
+        for revisit in result.scan.unresolved:
+            print(f"revisit skipped, original not found: {revisit}", file=sys.stderr)
+        print(result.summary())
+        return 0

@@ -2,6 +2,8 @@
 
 Extraction only: nothing is archived. Files are read from disk; URLs are fetched with the
 project's Scrapy settings (robots.txt, user agent) but without the WARC and text writers.
+WARC files (`*.warc.gz`, `*.warc`) give one record per HTML response in them, extracted from
+the archived bytes with the record's own URL and WARC-Date (crawler.corpus.reextract).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 from w3lib.url import is_url
 
+from crawler.corpus.warc_pages import WarcScan, extract_page, is_warc_path, warc_pages
 from crawler.extract.extraction import extract, utc_now_iso
 
 
@@ -73,10 +76,25 @@ class Command(ScrapyCommand):
     requires_project = True
 
     def syntax(self) -> str:
-        return "PATH_OR_URL... [--url URL]"
+        return "PATH_OR_URL_OR_WARC... [--url URL]"
 
     def short_desc(self) -> str:
         return "Print extracted article records (JSON Lines) for files or URLs, archive nothing"
+
+    def long_desc(self) -> str:
+        return (
+            "Print one JSON record per saved HTML file or URL (fetched, not archived), as the "
+            "crawler would store it, plus `not_article` (null when the crawler would store it). "
+            "A WARC file (*.warc.gz, *.warc) gives one record per HTML response record in it "
+            "(status 2xx, HTML by content type and content), extracted from the archived bytes "
+            "(Content-Encoding undone, charset as Scrapy reads it) with the record's target URI "
+            "as URL, its WARC-Date as fetched_at, and its warc_filename, warc_record_id and "
+            "warc_offset. A revisit record is extracted from its original when that is in one "
+            "of the WARC files given; otherwise it is skipped with a warning on stderr. Other "
+            "responses (robots.txt, feeds, sitemaps, images, errors, redirects) are skipped "
+            "and counted on stderr. A page with no text at all gives a record with only its "
+            "URL, WARC fields and not_article."
+        )
 
     def add_options(self, parser: ArgumentParser) -> None:
         super().add_options(parser)
@@ -89,8 +107,11 @@ class Command(ScrapyCommand):
             raise UsageError("give at least one PATH or URL")
         urls = [a for a in args if is_url(a)]
         paths = [a for a in args if not is_url(a)]
+        warcs = [Path(a) for a in paths if is_warc_path(a)]
         if opts.url and len(paths) != 1:
             raise UsageError("--url goes with exactly one PATH")
+        if opts.url and warcs:
+            raise UsageError("--url does not go with a WARC file (its records name their URLs)")
         assert self.settings is not None
         min_chars = self.settings.getint("NEWS_MIN_ARTICLE_CHARS", 400)
         fetched: dict[str, Any] = {}
@@ -99,10 +120,38 @@ class Command(ScrapyCommand):
             self.crawler_process.crawl(FetchSpider, urls=urls, results=fetched)
             self.crawler_process.start()
         for arg in args:
+            if not is_url(arg) and is_warc_path(arg):
+                self._warc_records(Path(arg), warcs, min_chars)
+                continue
             record = self._record(arg, opts, fetched, min_chars)
             if "error" in record:
                 self.exitcode = 1
             sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def _warc_records(self, path: Path, warcs: list[Path], min_chars: int) -> None:
+        """One line per HTML response of the WARC file; revisits resolved across `warcs`."""
+        assert self.settings is not None
+        scan = WarcScan()
+        max_size = self.settings.getint("DOWNLOAD_MAXSIZE")
+        pages = 0
+        for page in warc_pages([path], scan, max_size=max_size, originals=warcs):
+            pages += 1
+            extraction = extract_page(page, min_chars)
+            if extraction.article is None:  # no text at all: where it is, and why
+                record = {"url": page.response.url, **page.capture}
+            else:
+                record = extraction.article.to_record()
+            record["not_article"] = extraction.not_article
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        for error in scan.errors:
+            self.exitcode = 1
+            sys.stdout.write(json.dumps({"url": str(path), "error": error}) + "\n")
+        for revisit in scan.unresolved:
+            print(f"{path}: revisit skipped, original not in the given WARC files: {revisit}",
+                  file=sys.stderr)  # fmt: skip
+        skipped = ", ".join(f"{why} {n}" for why, n in sorted(scan.skipped.items()))
+        print(f"{path}: {pages} HTML response(s) extracted; skipped: {skipped or 'none'}",
+              file=sys.stderr)  # fmt: skip
 
     def _record(
         self, arg: str, opts: Namespace, fetched: dict[str, Any], min_chars: int

@@ -14,6 +14,17 @@ from typing import Any
 from crawler.corpus.source import ArchiveSource
 
 MANIFEST_NAME = "manifest.json"
+FIRST_TEXT_FOLDER = "text"  # text version 1: what the crawl wrote (`corpus reextract` adds more)
+
+
+def current_text_folder(manifest: dict[str, Any] | None) -> str:
+    """The folder of a run's current text version: `text` until `corpus reextract` ran."""
+    manifest = manifest or {}
+    current = manifest.get("text_version")
+    for entry in manifest.get("text_versions") or []:
+        if entry.get("version") == current and entry.get("folder"):
+            return str(entry["folder"])
+    return FIRST_TEXT_FOLDER
 
 
 @dataclass
@@ -45,8 +56,17 @@ class RunEntry:
         return (self.manifest or {}).get("content") or {}
 
     @property
+    def text_folder(self) -> str:
+        return current_text_folder(self.manifest)
+
+    @property
     def articles(self) -> int | None:
-        return (self.manifest or {}).get("stats", {}).get("text_records")
+        """Records of the current text version (the crawl's, until `corpus reextract`)."""
+        manifest = self.manifest or {}
+        for entry in manifest.get("text_versions") or []:
+            if entry.get("version") == manifest.get("text_version"):
+                return entry.get("records")
+        return manifest.get("stats", {}).get("text_records")
 
     @property
     def size(self) -> int:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from crawler.corpus.catalog import current_text_folder
 from pipelines.index import CDXJ_NAME, cdxj_entries, write_cdxj
 from pipelines.s3 import MANIFEST_NAME
 from pipelines.text import read_text_records
@@ -122,7 +123,8 @@ def _kind(name: str) -> str:
         return "unfinished"
     if name.endswith(".wacz"):
         return "WACZ"
-    return FILE_KINDS.get(name.split("/", 1)[0], "other") if "/" in name else "other"
+    folder = name.split("/", 1)[0].split("-v", 1)[0]  # text-v2/ (corpus reextract): text too
+    return FILE_KINDS.get(folder, "other") if "/" in name else "other"
 
 
 def _read_files(summary: RunSummary) -> None:
@@ -161,7 +163,7 @@ def _read_files(summary: RunSummary) -> None:
 
 def _read_articles(summary: RunSummary) -> None:
     """One pass over the text shards: keep counters and lengths, not the texts."""
-    text_dir = summary.run_dir / "text"
+    text_dir = summary.run_dir / current_text_folder(summary.manifest)
     if not any(text_dir.glob("*.jsonl.gz")):
         summary.missing.append("No finished text shard (text/*.jsonl.gz): no article to count.")
         return

@@ -89,7 +89,7 @@ def text_files(run: RunEntry) -> list[Wanted]:
     return [
         Wanted(f["key"], f.get("size"), f.get("sha256"))
         for f in run.files
-        if f["key"].startswith(f"{run.prefix}/text/")
+        if f["key"].startswith(f"{run.prefix}/{run.text_folder}/")  # the current text version
     ]
 
 
