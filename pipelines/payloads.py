@@ -50,24 +50,39 @@ class PayloadIndex:
 
     def __init__(self, path: Path | None = None) -> None:
         self.persistent = path is not None
+        self.loaded_runs = 0
+        try:
+            self.db = self._open(path)
+        except sqlite3.DatabaseError as exc:
+            if path is None:
+                raise
+            # a cache, rebuilt from the runs' CDXJ: a damaged one (or a stray -wal beside a
+            # deleted database) is set aside rather than stopping the crawl
+            logger.warning("payload index %s unreadable (%s): rebuilding it", path, exc)
+            for stale in (
+                path,
+                path.with_name(path.name + "-wal"),
+                path.with_name(path.name + "-shm"),
+            ):
+                stale.unlink(missing_ok=True)
+            self.db = self._open(path)
+
+    def _open(self, path: Path | None) -> sqlite3.Connection:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         # "" = a private temporary on-disk database; one thread (the reactor) uses it
-        self.db = sqlite3.connect(str(path or ""), isolation_level=None, check_same_thread=False)
-        if self.persistent:
-            self.db.execute("PRAGMA journal_mode=WAL")
+        db = sqlite3.connect(str(path or ""), isolation_level=None, check_same_thread=False)
+        if path is not None:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
         else:
-            self.db.execute("PRAGMA journal_mode=OFF")  # nothing to recover: it dies with us
-        self.db.execute(
-            "PRAGMA synchronous=OFF" if not self.persistent else "PRAGMA synchronous=NORMAL"
-        )
-        self.db.execute(f"CREATE TABLE IF NOT EXISTS payloads ({COLUMNS}) WITHOUT ROWID")
-        self.db.execute(
-            "CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, payloads INTEGER)"
-        )
+            db.execute("PRAGMA journal_mode=OFF")  # nothing to recover: it dies with us
+            db.execute("PRAGMA synchronous=OFF")
+        db.execute(f"CREATE TABLE IF NOT EXISTS payloads ({COLUMNS}) WITHOUT ROWID")
+        db.execute("CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, payloads INTEGER)")
         # this run's payloads, until the run closes cleanly
-        self.db.execute(f"CREATE TEMP TABLE pending ({COLUMNS}) WITHOUT ROWID")
-        self.loaded_runs = 0
+        db.execute(f"CREATE TEMP TABLE pending ({COLUMNS}) WITHOUT ROWID")
+        return db
 
     def __len__(self) -> int:
         query = "SELECT (SELECT COUNT(*) FROM payloads) + (SELECT COUNT(*) FROM pending)"

@@ -59,7 +59,13 @@ def test_index_persists_across_runs_without_rereading_cdxj(tmp_path: Path) -> No
                   if r.rec_type == "revisit"]  # fmt: skip
         assert refers and set(refers) <= kept and not set(refers) & gone
         # an archive from before the index: rebuilt from the runs' CDXJ at the next start
-        (archive / ".state" / "news-payloads.sqlite").unlink()
+        for path in (archive / ".state").glob("news-payloads.sqlite*"):
+            path.unlink()
         log = crawl(server.base_url, archive, "run-4")
         assert "of 2 earlier runs (2 read from their CDXJ now)" in log
         assert revisits_to(news / "run-4") >= 16
+        # a damaged index (a cache) is rebuilt, not fatal
+        (archive / ".state" / "news-payloads.sqlite").write_bytes(b"not a database" * 100)
+        log = crawl(server.base_url, archive, "run-5")
+        assert "unreadable" in log and "rebuilding it" in log
+        assert "of 3 earlier runs (3 read from their CDXJ now)" in log
