@@ -11,6 +11,7 @@ COMMANDS_MODULE = "crawler.commands"  # adds `scrapy extract` and `scrapy corpus
 # --- Politeness -------------------------------------------------------------------------------
 USER_AGENT = "newsarchiver/0.1 (+https://example.org/newsarchiver; crawler contact page)"  # who we are; replace the URL with your contact page
 DEFAULT_REQUEST_HEADERS = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "Accept-Language": "en", "Accept-Encoding": "gzip, deflate"}  # Scrapy's Accept headers; only codings every archive tool reads (Scrapy adds br, zstd: warcio crashes on br with Google's brotli, pywb cannot rewrite zstd); br/zstd sent unasked are still decoded
+DOWNLOAD_HANDLERS = {"http": "crawler.rawcapture.RawHeadHTTP11DownloadHandler", "https": "crawler.rawcapture.RawHeadHTTP11DownloadHandler"}  # Scrapy's HTTP/1.1 handler, keeping each response's status line and header lines as received, for the WARC
 ROBOTSTXT_OBEY = True  # fetch and honour robots.txt before any page of a site
 AUTOTHROTTLE_ENABLED = True  # adapt the per-site delay to the server's response times
 AUTOTHROTTLE_START_DELAY = 1.0  # seconds between requests to a site before latency is known

@@ -31,6 +31,7 @@ from warcio.warcwriter import WARCWriter
 
 from crawler.distributed import file_name_tag, redis_enabled
 from crawler.items import CAPTURE_META_KEY, Article
+from crawler.rawcapture import RAW_HEAD_META_KEY, RawHead
 from pipelines.index import CDXJ_NAME, write_cdxj, write_run_wacz
 from pipelines.payloads import Original, PayloadIndex
 from pipelines.rotating import RotatingFile, RotationLimits
@@ -90,21 +91,40 @@ def request_head(request: Request) -> StatusAndHeaders:
     return StatusAndHeaders(f"{request.method} {path} HTTP/1.1", headers, is_http_request=True)
 
 
-def response_head(response: Response) -> StatusAndHeaders:
-    """Status line and headers as received, with Content-Length true to the archived body."""
-    protocol = response.protocol or "HTTP/1.1"
-    reason = http_reasons.get(response.status, "")
+def response_head(response: Response, raw: RawHead | None = None) -> StatusAndHeaders:
+    """Status line and headers as received (crawler.rawcapture keeps the raw lines: reason
+    phrase, case, order, repeats, connection-control headers). Headers that no longer match
+    the stored body are kept as `X-Archive-Orig-*` (as warcprox and Browsertrix do):
+    Transfer-Encoding (the body is stored de-chunked) and a Content-Length that differs from
+    the stored body's, which is then given true."""
+    if raw is not None:
+        protocol, status, reason = raw.protocol_status_reason
+        pairs = raw.headers()
+    else:  # another handler (HTTP/2, data:): Scrapy's view of the headers
+        protocol, status = response.protocol or "HTTP/1.1", str(response.status)
+        reason = http_reasons.get(response.status, "")
+        pairs = [
+            (n.decode("latin-1"), v.decode("latin-1")) for n, v in _header_pairs(response.headers)
+        ]
+    true_length = str(len(response.body))
     headers: list[tuple[str, str]] = []
-    for name, value in _header_pairs(response.headers):
-        lname = name.lower()
-        if lname == b"content-length":
-            continue
-        key = name.decode("latin-1")
-        if lname in TRANSFER_HEADERS:
+    length_kept = False
+    for key, value in pairs:
+        lname = key.lower()
+        if lname == "content-length":
+            if raw is None:
+                continue  # Scrapy's own: not necessarily what was sent
+            if value.strip() == true_length and not length_kept:
+                length_kept = True
+                headers.append((key, value))
+                continue
             key = "X-Archive-Orig-" + key
-        headers.append((key, value.decode("latin-1")))
-    headers.append(("Content-Length", str(len(response.body))))
-    return StatusAndHeaders(f"{response.status} {reason}".strip(), headers, protocol=protocol)
+        elif lname.encode() in TRANSFER_HEADERS:
+            key = "X-Archive-Orig-" + key
+        headers.append((key, value))
+    if not length_kept:
+        headers.append(("Content-Length", true_length))
+    return StatusAndHeaders(f"{status} {reason}".strip(), headers, protocol=protocol)
 
 
 class WarcCaptureExtension:
@@ -210,12 +230,13 @@ class WarcCaptureExtension:
         if response.ip_address is not None:
             response_headers["WARC-IP-Address"] = str(response.ip_address)
         body = response.body
+        head = response_head(response, request.meta.pop(RAW_HEAD_META_KEY, None))
         digest = payload_digest(body)
         original = self.payloads.get(digest) if self.dedup and response.status == 200 else None
         if original is not None:
             capture = self.writer.create_revisit_record(
                 uri, digest, original.uri, original.date,
-                http_headers=response_head(response), warc_headers_dict=response_headers,
+                http_headers=head, warc_headers_dict=response_headers,
             )  # fmt: skip
             if original.record_id:  # warcio leaves it out; it lets tools find the original
                 capture.rec_headers.add_header("WARC-Refers-To", original.record_id)
@@ -226,7 +247,7 @@ class WarcCaptureExtension:
                 "response",
                 payload=BytesIO(body),
                 length=len(body),
-                http_headers=response_head(response),
+                http_headers=head,
                 warc_headers_dict={**response_headers, "WARC-Payload-Digest": digest},
             )
         record_id = capture.rec_headers.get_header("WARC-Record-ID")
