@@ -19,6 +19,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import brotli
 import pytest
@@ -179,14 +180,20 @@ def assert_requests_advertise(records: list[Record], site: EncodingSite) -> None
 # --- the tests --------------------------------------------------------------------------------
 
 
-def test_a_negotiating_server_sends_only_codings_we_advertise(tmp_path: Path) -> None:
-    with EncodingSite(honour_accept=True) as site:
+def crawl_stories(tmp_path: Path, honour_accept: bool) -> tuple[Any, Any, Path, list[Any], dict]:
+    """Crawl the stories; (site, crawl, WARC, its records, responses by path), the request
+    records already checked to advertise only our codings."""
+    with EncodingSite(honour_accept=honour_accept) as site:
         serve_stories(site)
         done = crawl(site, tmp_path)
-
     warc, records = read_run(done.run_dir)
     assert_requests_advertise(records, site)
     responses = {r.uri.split(str(site.port), 1)[1]: r for r in records if r.rec_type == "response"}
+    return site, done, warc, records, responses
+
+
+def test_a_negotiating_server_sends_only_codings_we_advertise(tmp_path: Path) -> None:
+    site, done, warc, records, responses = crawl_stories(tmp_path, honour_accept=True)
     for path in STORIES:
         # it would have sent br / zstd to Scrapy's default `gzip, deflate, br, zstd`
         assert site.sent[path][0] == "gzip"
@@ -199,13 +206,7 @@ def test_a_negotiating_server_sends_only_codings_we_advertise(tmp_path: Path) ->
 
 
 def test_br_and_zstd_sent_unasked_are_archived_as_sent_and_read(tmp_path: Path) -> None:
-    with EncodingSite(honour_accept=False) as site:
-        serve_stories(site)
-        done = crawl(site, tmp_path)
-
-    warc, records = read_run(done.run_dir)
-    assert_requests_advertise(records, site)
-    responses = {r.uri.split(str(site.port), 1)[1]: r for r in records if r.rec_type == "response"}
+    site, done, warc, records, responses = crawl_stories(tmp_path, honour_accept=False)
     for path, (coding, _) in STORIES.items():
         assert site.sent[path][0] == coding
         stored = responses[path]
