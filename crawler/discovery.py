@@ -12,8 +12,9 @@ import enum
 import gzip
 import io
 import posixpath
+import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +25,7 @@ from courlan import is_not_crawlable, normalize_url
 from dateutil import parser as date_parser
 from lxml import etree
 from protego import Protego
+from scrapy import Request
 from scrapy.http import Response
 from scrapy.linkextractors import IGNORED_EXTENSIONS
 from scrapy.utils.gz import gunzip
@@ -122,6 +124,15 @@ def parse_date(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _join(response: Response, href: str) -> str:
+    """`href` made absolute against the document; an unparsable one is returned as it is, for
+    :func:`url_problem` to say why (one bad entry must not end the document's iteration)."""
+    try:
+        return response.urljoin(href)
+    except ValueError:
+        return href
+
+
 def feed_entries(response: Response) -> Iterator[Entry]:
     """Entries of an RSS/Atom feed: absolute link and published (else updated) date."""
     parsed = feedparser.parse(response.body, response_headers={"content-location": response.url})
@@ -130,8 +141,11 @@ def feed_entries(response: Response) -> Iterator[Entry]:
         if not link:
             continue
         stamp = entry.get("published_parsed") or entry.get("updated_parsed")
-        date = datetime.fromtimestamp(calendar.timegm(stamp), UTC) if stamp else None
-        yield Entry(response.urljoin(link), date)
+        try:
+            date = datetime.fromtimestamp(calendar.timegm(stamp), UTC) if stamp else None
+        except (ValueError, OverflowError, OSError):
+            date = None
+        yield Entry(_join(response, link), date)
 
 
 class NewsSitemap(Sitemap):
@@ -150,18 +164,81 @@ class NewsSitemap(Sitemap):
 def sitemap_entries(response: Response, max_size: int = SITEMAP_MAX_BYTES) -> Iterator[Entry]:
     """URLs of a sitemap (dated by news:publication_date, else lastmod) or sitemap index.
     Raises one of GZIP_ERRORS for a broken or oversized gzipped sitemap."""
-    sitemap = NewsSitemap(sitemap_body(response, max_size))
+    return _sitemap_entries(response, sitemap_body(response, max_size))
+
+
+def read_sitemap(response: Response, max_size: int = SITEMAP_MAX_BYTES) -> tuple[list[Entry], bool]:
+    """The entries of a sitemap, and whether its document was whole (:func:`whole_document`).
+    Raises one of GZIP_ERRORS for a broken or oversized gzipped sitemap."""
+    body = sitemap_body(response, max_size)
+    return list(_sitemap_entries(response, body)), whole_document(body)
+
+
+def _sitemap_entries(response: Response, body: bytes) -> Iterator[Entry]:
+    sitemap = NewsSitemap(body)
     is_index = sitemap.type == "sitemapindex"
     for item in sitemap:
         loc = item.get("loc")
         if loc:
             date = parse_date(item.get("publication_date") or item.get("lastmod"))
-            yield Entry(response.urljoin(loc), date, is_index)
+            yield Entry(_join(response, loc), date, is_index)
 
 
 def robots_sitemaps(response: Response) -> list[str]:
     """The `Sitemap:` lines of a robots.txt."""
-    return [response.urljoin(u) for u in Protego.parse(response.text).sitemaps]
+    return [_join(response, u) for u in Protego.parse(response.text).sitemaps]
+
+
+def _tail_tag(body: bytes) -> str:
+    """Local name of the end tag an XML body ends with ("" when it ends with anything else),
+    past trailing whitespace, comments and processing instructions."""
+    tail = body[-4096:].rstrip()
+    while tail.endswith((b"-->", b"?>")):
+        start = tail.rfind(b"<!--" if tail.endswith(b"-->") else b"<?")
+        if start < 0:
+            return ""
+        tail = tail[:start].rstrip()
+    found = re.search(rb"</([^\s<>/]+)\s*>$", tail)
+    return found.group(1).split(b":")[-1].decode("latin-1").lower() if found else ""
+
+
+def whole_document(body: bytes) -> bool:
+    """Whether an XML feed or sitemap body (uncompressed) ends with its root element's end tag.
+    A download cut short (a connection closed early, no Content-Length) ends anywhere before
+    it, and the parsers, which recover, would read such a document's first entries silently."""
+    root = _xml_root(body)
+    return bool(root) and _tail_tag(body) == root
+
+
+WEB_SCHEMES = ("http", "https")
+LOGGED_VALUE_CHARS = 200
+
+
+def shorten(value: str, size: int = LOGGED_VALUE_CHARS) -> str:
+    """A discovered value as logged: at most `size` characters, and its length when longer."""
+    return value if len(value) <= size else f"{value[:size]}...({len(value)} chars)"
+
+
+def url_problem(url: str, schemes: Iterable[str] = WEB_SCHEMES) -> str | None:
+    """Why a URL a feed, sitemap, robots.txt or page offers cannot be requested (None: it can).
+    `schemes`: those a request may have (others, like javascript: and mailto:, name no
+    document); a port out of range, an unbalanced "[" or anything `scrapy.Request` refuses
+    is a bad URL too. Which hosts may be fetched is the SSRF guard's business, not this."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port out of range or not a number
+    except ValueError as exc:
+        return f"unparsable URL: {exc}"
+    scheme = parts.scheme.lower()
+    if not scheme:
+        return "no scheme"
+    if scheme not in schemes:
+        return f"scheme {scheme!r} is not fetched"
+    try:
+        Request(url)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def robots_crawl_delay(response: Response, user_agent: str) -> float | None:
@@ -178,7 +255,14 @@ FEED_LINKS = etree.XPath(
 def advertised_feeds(root: Any, base: str) -> list[str]:
     """Feeds a parsed page advertises with <link rel="alternate" type="application/rss+xml">;
     ``base`` is the page's base URL (:func:`base_url`)."""
-    return [urljoin(base, h.strip()) for h in FEED_LINKS(root) if h.strip()]
+    found = []
+    for href in FEED_LINKS(root):
+        if href.strip():
+            try:
+                found.append(urljoin(base, href.strip()))
+            except ValueError:
+                found.append(href.strip())  # in_site() drops it; the spider never sees it
+    return found
 
 
 def canonical(url: str) -> str:
@@ -218,7 +302,10 @@ class DateWindow:
 
 def in_site(url: str, domains: list[str]) -> bool:
     """Whether the URL's host is one of the domains or below one (ports do not matter)."""
-    host = (urlsplit(url).hostname or "").lower()
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:  # an unparsable URL is on no site
+        return False
     return any(host == d or host.endswith("." + d) for d in domains)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,6 +36,8 @@ from crawler.seen import conditional_headers, open_seen_store
 REFETCH_MODES = ("none", "changed", "all")
 # Responses the spider wants to see although they are not 2xx.
 NOT_MODIFIED = {"handle_httpstatus_list": [304]}
+# Bad URLs logged a document (each one counted in news/skipped/bad_url/<source> regardless).
+BAD_URLS_LOGGED = 5
 
 
 class NoSeedsError(ValueError):
@@ -75,6 +77,7 @@ class NewsSpider(scrapy.Spider):
         hosts = {urlsplit(s.url).hostname or "" for s in self.seeds}
         self.allowed_domains = sorted({h.removeprefix("www.") for h in hosts if h})
         self.pages_per_domain: Counter[str] = Counter()
+        self.bad_urls_logged: Counter[str] = Counter()  # document -> bad URLs logged
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
@@ -85,6 +88,11 @@ class NewsSpider(scrapy.Spider):
         spider.window = DateWindow.build(
             spider.since, spider.until, settings.getfloat("NEWS_MAX_AGE_DAYS", 30)
         )
+        # Schemes Scrapy has a download handler for: a discovered URL with another one
+        # (javascript:, mailto:, ...) is a bad URL; file:, ftp:, ... are the SSRF guard's to
+        # refuse and count (news/refused/scheme).
+        handlers = settings.getwithbase("DOWNLOAD_HANDLERS")
+        spider.fetch_schemes = frozenset(s.lower() for s, h in handlers.items() if h)
         spider.seen = open_seen_store(crawler)  # Redis when REDIS_URL is set, else SQLite
         processes = settings.get("NEWS_EXTRACT_PROCESSES")
         spider.extractor = ExtractionPool(None if processes in (None, "") else int(processes))
@@ -147,14 +155,52 @@ class NewsSpider(scrapy.Spider):
         stats.inc_value(f"news/requests_from/{source}")
         return scrapy.Request(key, callback=self.parse, headers=headers, meta=dict(NOT_MODIFIED))
 
-    def dated(self, entries: Iterator[discovery.Entry], source: str) -> Iterator[scrapy.Request]:
+    def dated(
+        self, entries: Iterator[discovery.Entry], source: str, document: str
+    ) -> Iterator[scrapy.Request]:
         for entry in entries:
             if entry.is_sitemap:
-                yield self.document_request(entry.url)
+                request = self.discovered(
+                    entry.url, "sitemap_index", document, self.document_request
+                )
             elif not self.window.allows(entry.date):
                 self.crawler.stats.inc_value(f"news/skipped/out_of_window/{source}")
-            elif (request := self.page_request(entry.url, source)) is not None:
+                continue
+            else:
+                request = self.discovered(
+                    entry.url, source, document, lambda url: self.page_request(url, source)
+                )
+            if request is not None:
                 yield request
+
+    def discovered(
+        self,
+        url: str,
+        source: str,
+        document: str,
+        build: Callable[[str], scrapy.Request | None],
+    ) -> scrapy.Request | None:
+        """`build(url)` for a URL that `document` (a feed, sitemap, robots.txt or page)
+        offers, or None for a bad one (javascript:, mailto:, a port out of range, an
+        unparsable URL): counted in news/skipped/bad_url/<source>, logged (the first
+        BAD_URLS_LOGGED of a document), skipped: it costs only itself, not the rest of the
+        document."""
+        problem = discovery.url_problem(url, self.fetch_schemes)
+        if problem is None:
+            try:
+                return build(url)
+            except ValueError as exc:  # what scrapy.Request refuses beyond url_problem
+                problem = str(exc)
+        self.crawler.stats.inc_value(f"news/skipped/bad_url/{source}")
+        logged = self.bad_urls_logged[document]
+        if logged < BAD_URLS_LOGGED:
+            self.logger.warning(
+                "bad URL skipped in %s %s: %r (%s)%s",
+                source, document, discovery.shorten(url), problem,
+                " [further ones only counted]" if logged + 1 == BAD_URLS_LOGGED else "",
+            )  # fmt: skip
+        self.bad_urls_logged[document] = logged + 1
+        return None
 
     # --- callbacks ------------------------------------------------------------------------
 
@@ -166,34 +212,48 @@ class NewsSpider(scrapy.Spider):
         if delay:
             set_crawl_delay(self.crawler, urlsplit(response.url).hostname or "", delay)
         for sitemap in discovery.robots_sitemaps(response):
-            yield self.document_request(sitemap)
+            request = self.discovered(sitemap, "robots", response.url, self.document_request)
+            if request is not None:
+                yield request
 
     async def parse(self, response: Response) -> AsyncIterator[Article | scrapy.Request]:
         stats = self.crawler.stats
         if response.status == 304:
             stats.inc_value("news/not_modified")
             for child in self.seen.children(canonical(response.url)):
-                yield self.document_request(child)
+                request = self.discovered(
+                    child, "sitemap_index", response.url, self.document_request
+                )
+                if request is not None:
+                    yield request
             return
         kind = discovery.sniff(response)
         stats.inc_value(f"news/pages/{kind.value}")
+        # A feed's or sitemap's validators are saved only once every entry became a request
+        # (or was skipped) and the document was read to its end: otherwise the next run's 304
+        # would hide the entries this run did not get to.
         if kind is DocKind.FEED:
-            self.remember_validators(response)
-            for request in self.dated(discovery.feed_entries(response), "feed"):
+            for request in self.dated(discovery.feed_entries(response), "feed", response.url):
                 yield request
+            self.remember_validators(response, whole=discovery.whole_document(response.body))
         elif kind is DocKind.SITEMAP:
             max_size = response.meta.get("download_maxsize") or self.settings.getint(
                 "DOWNLOAD_MAXSIZE"
             )
             try:
-                entries = list(discovery.sitemap_entries(response, max_size))
-            except discovery.GZIP_ERRORS as exc:
+                entries, whole = discovery.read_sitemap(response, max_size)
+            except discovery.GZIP_ERRORS as exc:  # nothing read, nothing remembered
                 self.logger.warning("unreadable sitemap skipped: %s (%r)", response.url, exc)
                 stats.inc_value("news/skipped/bad_sitemap")
                 return
-            self.remember_validators(response, [e.url for e in entries if e.is_sitemap])
-            for request in self.dated(iter(entries), "sitemap"):
+            for request in self.dated(iter(entries), "sitemap", response.url):
                 yield request
+            children = [
+                e.url
+                for e in entries
+                if e.is_sitemap and discovery.url_problem(e.url, self.fetch_schemes) is None
+            ]
+            self.remember_validators(response, children, whole=whole)
         elif kind is DocKind.HTML and isinstance(response, TextResponse):
             # Extraction, advertised feeds and links all come from an extraction worker.
             capture = response.meta.get(CAPTURE_META_KEY, {})
@@ -207,12 +267,24 @@ class NewsSpider(scrapy.Spider):
             if article is not None:
                 yield article
             for feed in page.feeds:
-                yield self.document_request(feed)
+                request = self.discovered(feed, "page", response.url, self.document_request)
+                if request is not None:
+                    yield request
             for url in page.links:
                 if (request := self.page_request(url, "link")) is not None:
                     yield request
 
-    def remember_validators(self, response: Response, children: list[str] | None = None) -> None:
+    def remember_validators(
+        self, response: Response, children: list[str] | None = None, whole: bool = True
+    ) -> None:
+        if not whole:
+            self.crawler.stats.inc_value("news/incomplete_document")
+            self.logger.warning(
+                "document not read to its end (cut short, or not XML): its entries so far "
+                "were taken, its validators not saved, so the next run fetches it in full: %s",
+                response.url,
+            )
+            return
         self.seen.save_validators(
             canonical(response.url),
             _header(response, b"ETag"),
