@@ -20,30 +20,61 @@ and logs one line naming the URL. Checks that need no DNS run when a request is 
 request). Redirects and meta refreshes are new requests and are scheduled again, so they
 pass both checks; robots.txt requests pass `process_request`.
 
-Names are resolved with `socket.getaddrinfo` in the reactor's thread pool, once per host and
-run. A name that does not resolve fails as with Scrapy's own resolver (CannotResolveHostError:
-retried, then given up), and nothing is connected. With Scrapy's default resolver the
-checked IPv4 address is put in Scrapy's DNS cache, so the connection goes to the address that
-was checked, not to a second answer of a rebinding DNS server. Requests with an errback are
-checked only in `process_request`, so the errback receives the IgnoreRequest and its reason.
+Names are resolved once per host and run (concurrent requests to a new host share one
+lookup), every address family: with Scrapy's own resolvers by `socket.getaddrinfo` in the
+reactor's thread pool, with any other `TWISTED_DNS_RESOLVER` through that resolver. A name
+that does not resolve fails as with Scrapy's own resolver (CannotResolveHostError: retried,
+then given up), and nothing is connected. Requests with an errback are checked only in
+`process_request`, so the errback receives the IgnoreRequest.
+
+DNS rebinding (a name answering a public address to the check and 127.0.0.2 to the
+connection): the guard puts a `GuardedNameResolver` in front of the reactor's name resolver,
+which every outgoing TCP connection (Twisted's HostnameEndpoint) asks for its addresses. It
+answers a checked name with exactly the addresses that were checked (all families), so no
+second lookup happens, and checks again, at connect time, every address it hands out: a name
+the guard has not checked (or has forgotten) is resolved then, and if any of its addresses is
+outside the allow-list the connection gets no address at all (Twisted fails it with
+DNSLookupError), `news/refused/<reason>` counts it, one WARNING names the host and address,
+and the retried request is refused by name. Hosts of the proxies in the environment
+(`http_proxy`, ...) are the operator's choice and are not checked.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
-import re
-import socket
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from scrapy import Request, signals
-from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
-from scrapy.resolver import CachingThreadedResolver, dnscache
+from scrapy.exceptions import CannotResolveHostError
+from scrapy.resolver import (
+    CachingThreadedResolver,
+    dnscache,
+)
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import load_object
+from scrapy.utils.reactor import is_reactor_installed
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IHostnameResolver
 from twisted.internet.threads import deferToThread
+
+from crawler.ssrf import (
+    ALLOWED_SCHEMES,
+    DEFAULT_MAX_URL_LENGTH,
+    MAX_CACHED_HOSTS,
+    SYSTEM_RESOLVERS,
+    GuardedNameResolver,
+    IPAddress,
+    RefusedRequest,
+    address_problem,
+    literal_address,
+    name_key,
+    parse_networks,
+    resolve,
+    resolve_through,
+    short,
+)
 
 if TYPE_CHECKING:
     from typing import Self
@@ -51,108 +82,6 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-ALLOWED_SCHEMES = frozenset({"http", "https"})
-DEFAULT_MAX_URL_LENGTH = 2048
-MAX_CACHED_HOSTS = 10_000  # a hostile site inventing subdomains cannot grow the cache forever
-LOGGED_URL_CHARS = 200  # a refused URL can be megabytes long (data:, padding): log its head
-UNIQUE_LOCAL = ipaddress.ip_network("fc00::/7")
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
-NUMERIC_IPV4 = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}", re.IGNORECASE)
-
-
-class RefusedRequest(IgnoreRequest):
-    """A request the SSRF guard will not send; `reason` is the stat suffix."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"refused ({reason}): {detail}")
-        self.reason, self.detail = reason, detail
-
-
-def parse_networks(values: Iterable[str]) -> tuple[IPNetwork, ...]:
-    """`NEWS_ALLOWED_NETWORKS` entries as networks; a bad entry stops the crawl at start-up."""
-    networks = []
-    for value in values:
-        text = str(value).strip()
-        if not text:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(text, strict=False))
-        except ValueError as exc:
-            raise ValueError(f"NEWS_ALLOWED_NETWORKS: {text!r} is not a CIDR ({exc})") from None
-    return tuple(networks)
-
-
-def embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 address carries and routes to (mapped, 6to4, NAT64)."""
-    if not isinstance(ip, ipaddress.IPv6Address):
-        return None
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip.sixtofour is not None:
-        return ip.sixtofour
-    if ip in NAT64:
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    return None
-
-
-def address_problem(ip: IPAddress, allowed: Iterable[IPNetwork] = ()) -> str | None:
-    """Why the crawler may not connect to `ip` (a stat suffix), or None when it may."""
-    inner = embedded_ipv4(ip)
-    candidates = (ip,) if inner is None else (ip, inner)
-    if any(addr in net for addr in candidates for net in allowed):
-        return None
-    target = inner or ip
-    if target.is_unspecified:
-        return "unspecified"
-    if target.is_loopback:
-        return "loopback"
-    if target.is_link_local:
-        return "link_local"
-    if target.is_multicast:
-        return "multicast"
-    if isinstance(target, ipaddress.IPv6Address) and (
-        target in UNIQUE_LOCAL or target.is_site_local
-    ):
-        return "unique_local"
-    if target.is_private:
-        return "private"
-    if target.is_reserved:
-        return "reserved"
-    if not target.is_global:
-        return "not_public"  # e.g. 100.64.0.0/10, carrier-grade NAT
-    return None
-
-
-def literal_address(host: str) -> IPAddress | None:
-    """`host` as an IP address when it is written as one, with no DNS: the standard notation,
-    or the inet_aton spellings (2130706433, 0x7f.1, 0177.0.0.1, 127.1) that the resolver,
-    and so the connection, would read as the same IPv4 address."""
-    try:
-        return ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    if NUMERIC_IPV4.fullmatch(host):
-        try:
-            return ipaddress.IPv4Address(socket.inet_aton(host))
-        except OSError:
-            return None
-    return None
-
-
-def resolve(host: str) -> tuple[IPAddress, ...]:
-    """All addresses `host` resolves to (getaddrinfo also reads 2130706433, 0x7f.1, 0177.1)."""
-    infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    return tuple(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
-
-
-def short(url: str) -> str:
-    if len(url) <= LOGGED_URL_CHARS:
-        return url
-    return f"{url[:LOGGED_URL_CHARS]}...({len(url)} chars)"
 
 
 class SSRFGuardMiddleware:
@@ -164,19 +93,91 @@ class SSRFGuardMiddleware:
         self.allowed = parse_networks(settings.getlist("NEWS_ALLOWED_NETWORKS"))
         self.max_url_length = settings.getint("NEWS_MAX_URL_LENGTH", DEFAULT_MAX_URL_LENGTH)
         self.addresses: dict[str, tuple[IPAddress, ...]] = {}  # host -> addresses, this run
-        # Pin checked addresses in Scrapy's DNS cache when Scrapy's default resolver reads it.
         resolver = settings.get("TWISTED_DNS_RESOLVER")
+        resolver_class = load_object(resolver) if resolver else None
+        # Scrapy's resolvers ask the system: looked up here with getaddrinfo, every family.
+        # Any other resolver (DoH, a fixed table, ...) is asked itself, through the reactor.
+        self.system_lookup = resolver_class in (None, *SYSTEM_RESOLVERS)
+        # Pin the checked IPv4 address in Scrapy's DNS cache too, for its default resolver.
         self.pin_dns = bool(
-            resolver
-            and load_object(resolver) is CachingThreadedResolver
-            and settings.getbool("DNSCACHE_ENABLED", True)
+            resolver_class is CachingThreadedResolver and settings.getbool("DNSCACHE_ENABLED", True)
         )
+        self.resolver: GuardedNameResolver | None = None  # in front of the reactor's, once running
+        self.pending: dict[str, list[Deferred[tuple[IPAddress, ...]]]] = {}  # lookups under way
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         guard = cls(crawler)
         crawler.signals.connect(guard.request_scheduled, signal=signals.request_scheduled)
+        crawler.signals.connect(guard.install_resolver, signal=signals.engine_started)
+        crawler.signals.connect(guard.uninstall_resolver, signal=signals.engine_stopped)
         return guard
+
+    # --- the connection's name resolver ---------------------------------------------------------
+
+    def install_resolver(self) -> None:
+        """Put a GuardedNameResolver in front of the running reactor's name resolver.
+
+        Done once the reactor runs (CrawlerProcess installs TWISTED_DNS_RESOLVER just before),
+        and checked again before each request is sent, so nothing can slip it out."""
+        if not is_reactor_installed():
+            return
+        from twisted.internet import reactor
+
+        if not getattr(reactor, "running", False):
+            return
+        current = reactor.nameResolver  # type: ignore[attr-defined]
+        if isinstance(current, GuardedNameResolver) and current.guard is self:
+            return
+        self.resolver = GuardedNameResolver(self, current)
+        reactor.installNameResolver(self.resolver)  # type: ignore[attr-defined]
+
+    def uninstall_resolver(self) -> None:
+        if self.resolver is None or not is_reactor_installed():
+            return
+        from twisted.internet import reactor
+
+        if reactor.nameResolver is self.resolver:  # type: ignore[attr-defined]
+            reactor.installNameResolver(self.resolver.original)  # type: ignore[attr-defined]
+        self.resolver = None
+
+    def connectable_addresses(
+        self, host: str, resolver: IHostnameResolver
+    ) -> Deferred[tuple[IPAddress, ...]]:
+        """At connect time: the addresses a connection to `host` may use, all checked.
+
+        A checked name gets its checked addresses; another is resolved by `resolver` (and
+        remembered, so a retried request is refused by name). Any address outside the
+        allow-list: counted, logged with the host and address, and no address at all."""
+        bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        literal = literal_address(bare)
+        if literal is not None:
+            found: Deferred[tuple[IPAddress, ...]] = succeed((literal,))
+        else:
+            cached = self.addresses.get(name_key(bare))
+            if cached is not None:
+                found = succeed(cached)
+            else:
+                found = resolve_through(resolver, bare)
+                found.addCallback(self.store, bare)
+
+        def check(addresses: tuple[IPAddress, ...]) -> tuple[IPAddress, ...]:
+            try:
+                self.check_addresses(bare, addresses)
+            except RefusedRequest as refused:
+                stat = f"news/refused/{refused.reason}"
+                self.crawler.stats.inc_value(stat)
+                logger.warning(
+                    "Refused connection to %s: %s [%s]",
+                    bare,
+                    refused.detail,
+                    stat,
+                    extra={"spider": self.crawler.spider},
+                )
+                return ()
+            return addresses
+
+        return found.addCallback(check)
 
     # --- hooks --------------------------------------------------------------------------------
 
@@ -193,6 +194,7 @@ class SSRFGuardMiddleware:
             self.refuse(request, refused)
 
     async def process_request(self, request: Request) -> None:
+        self.install_resolver()
         try:
             host = self.check_without_dns(request)
             if host is not None:
@@ -223,32 +225,62 @@ class SSRFGuardMiddleware:
         if ip is not None:
             self.check_addresses(host, (ip,))
             return None
-        cached = self.addresses.get(host)
+        cached = self.addresses.get(name_key(host))
         if cached is not None:
             self.check_addresses(host, cached)
             return None
         return host
 
     async def check_resolved(self, host: str) -> None:
-        try:
-            found = await self.lookup(host)
-        except (OSError, UnicodeError, ValueError) as exc:
-            # Like any DNS failure: retried by RetryMiddleware, then given up, never connected.
-            # Not cached, so a passing failure does not cost the site the whole run.
-            raise CannotResolveHostError(f"DNS lookup failed for {host!r}: {exc}") from None
+        key = name_key(host)
+        waiters = self.pending.get(key)
+        if waiters is not None:
+            # A lookup of this name is under way (several requests to a new host): share its
+            # answer. A second lookup could get a second, rebound answer.
+            shared: Deferred[tuple[IPAddress, ...]] = Deferred()
+            waiters.append(shared)
+            found = await maybe_deferred_to_future(shared)
+        else:
+            self.pending[key] = waiters = []
+            try:
+                found = await self.lookup(host)
+            except (OSError, UnicodeError, ValueError) as exc:
+                # Like any DNS failure: retried by RetryMiddleware, then given up, never
+                # connected. Not cached, so a passing failure does not cost the site the run.
+                error = CannotResolveHostError(f"DNS lookup failed for {host!r}: {exc}")
+                for waiter in waiters:
+                    waiter.errback(error)
+                raise error from None
+            except BaseException as exc:
+                for waiter in waiters:
+                    waiter.errback(exc)
+                raise
+            finally:
+                self.pending.pop(key, None)
+            for waiter in waiters:
+                waiter.callback(found)
         self.remember(host, found)
 
     async def lookup(self, host: str) -> tuple[IPAddress, ...]:
-        """All addresses of `host`, resolved in the reactor's thread pool."""
-        return await maybe_deferred_to_future(deferToThread(resolve, host))
+        """All addresses of `host`: getaddrinfo in the reactor's thread pool, or the configured
+        resolver when it is not one of Scrapy's."""
+        if self.system_lookup or self.resolver is None:
+            return await maybe_deferred_to_future(deferToThread(resolve, host))
+        return await maybe_deferred_to_future(resolve_through(self.resolver.original, host))
+
+    def store(self, found: tuple[IPAddress, ...], host: str) -> tuple[IPAddress, ...]:
+        """Remember the host's addresses for the run: connections to it get exactly these."""
+        if len(self.addresses) >= MAX_CACHED_HOSTS:
+            self.addresses.clear()  # a forgotten name is resolved and checked at connect time
+        self.addresses[name_key(host)] = found
+        return found
 
     def remember(self, host: str, found: tuple[IPAddress, ...]) -> None:
-        """Keep the host's addresses for the run, check them, and pin the checked IPv4 one."""
+        """Keep the host's addresses for the run (the connection gets exactly these), check
+        them, and pin the checked IPv4 one in Scrapy's DNS cache too."""
         if not found:
             raise CannotResolveHostError(f"DNS lookup failed for {host!r}: no address")
-        if len(self.addresses) >= MAX_CACHED_HOSTS:
-            self.addresses.clear()
-        self.addresses[host] = found
+        self.store(found, host)
         self.check_addresses(host, found)
         if self.pin_dns:
             ipv4 = next((a for a in found if isinstance(a, ipaddress.IPv4Address)), None)
