@@ -1,10 +1,22 @@
 """HTML -> Article: trafilatura as the engine, plus the project's own rules.
 
-Order of work for one page: parse once; read structured data (JSON-LD, meta); prune page
-chrome (crawler.extract.boilerplate); run trafilatura on the pruned tree; clean teaser lines out of
-its text; decide metadata by the project's order of trust (crawler.extract.metadata); decide whether
-the page is an article at all (crawler.extract.pagetype). Used by the `news` spider and by
-`scrapy extract`; it never fetches and never writes.
+Order of work for one page:
+1. Parse once.
+2. Read the structured data (JSON-LD, meta) and decide the metadata by the project's order of
+   trust (metadata, dates, titles). This is done on the page as served, so htmldate's fallback
+   sees the dates that pruning would remove.
+3. Prune page chrome on a copy (boilerplate), run trafilatura on that copy, and clean the
+   header, teaser and trailer lines out of its text (boilerplate, edges, teasers).
+4. Fall back where trafilatura on the page as served is the floor:
+   - the pruned text is a stub or reads as navigation: the unpruned page's text;
+   - the markup has no text at all: the article a client-rendered page carries in its
+     scripts (embedded);
+   - the page's JSON-LD `articleBody` holds the text and at least as much again: that whole
+     body (a page rendered only in part).
+5. Decide what kind of page it is (pagetype).
+
+Used by the `news` spider and by `scrapy extract`. It never fetches and never writes, and it
+leaves the tree it is given as it was.
 """
 
 from __future__ import annotations
