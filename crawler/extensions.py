@@ -41,6 +41,14 @@ def state_dir(crawler: Crawler) -> Path:
     return folder
 
 
+def state_path(crawler: Crawler, suffix: str) -> Path:
+    """`.state/<spider><suffix>`: one spider's state file or folder. The name is made a safe
+    path segment, so no spider name can put state outside the archive."""
+    from pipelines.storage import safe_segment
+
+    return state_dir(crawler) / f"{safe_segment(crawler.spidercls.name)}{suffix}"
+
+
 class CrawlAlreadyRunning(RuntimeError):
     """Raised at start-up: `scrapy crawl` exits with status 1 and this message."""
 
@@ -63,7 +71,7 @@ class CrawlLockExtension:
         if redis_enabled(crawler.settings):
             self._lock_run_id(crawler)
             return
-        path = state_dir(crawler) / f"{crawler.spidercls.name}.lock"
+        path = state_path(crawler, ".lock")
         self.handle = path.open("a+")
         try:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -47,9 +47,9 @@ class DiskQueueScheduler(Scheduler):
     def from_crawler(cls, crawler: Crawler) -> DiskQueueScheduler:
         scheduler = super().from_crawler(crawler)
         if job_dir(crawler.settings) is None and crawler.spidercls is not None:
-            from crawler.extensions import state_dir
+            from crawler.extensions import state_path
 
-            folder = state_dir(crawler) / f"{crawler.spidercls.name}-frontier"
+            folder = state_path(crawler, "-frontier")
             shutil.rmtree(folder, ignore_errors=True)  # a killed run's queue: never replayed
             scheduler.frontier = folder
             scheduler.dqdir = scheduler._dqdir(str(folder))

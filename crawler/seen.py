@@ -151,10 +151,9 @@ class SeenStore:
 
 def seen_store_path(crawler: Any) -> Path:
     """Where a crawler's seen-store lives (shared by the spider and crash repair)."""
-    from crawler.extensions import state_dir
-    from pipelines.storage import safe_segment
+    from crawler.extensions import state_path
 
-    return state_dir(crawler) / f"{safe_segment(crawler.spidercls.name)}-seen.sqlite"
+    return state_path(crawler, "-seen.sqlite")
 
 
 def open_seen_store(crawler: Any) -> Seen:

@@ -54,9 +54,9 @@ def payload_digest(body: bytes) -> str:
 
 def payload_index_path(crawler: Crawler) -> Path:
     """The archive's persistent payload-digest index, beside the seen-store."""
-    from crawler.extensions import state_dir
+    from crawler.extensions import state_path
 
-    return state_dir(crawler) / f"{safe_segment(crawler.spidercls.name)}-payloads.sqlite"
+    return state_path(crawler, "-payloads.sqlite")
 
 
 def warc_date(moment: datetime) -> str:
