@@ -20,24 +20,21 @@ indexing it would mean downloading them first. It is left without a manifest the
 
 from __future__ import annotations
 
-import gzip
-import json
 import logging
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 
-from pipelines.index import CDXJ_NAME, write_cdxj
+from pipelines.index import write_run_index
 from pipelines.manifest import ContentSummary, manifest_head, write_manifest
 from pipelines.rotating import OPEN_SUFFIX
 from pipelines.run import Run
 from pipelines.s3 import MANIFEST_NAME
 from pipelines.storage import ArchiveStore
+from pipelines.text import read_shard
 
 logger = logging.getLogger(__name__)
 
@@ -175,10 +172,7 @@ def finish_killed_run(store: ArchiveStore, spider: str, run_id: str) -> Path | N
         run.persist(key_of(shard), shard, records)
         text_records += records
 
-    index_key = run.key("indexes", CDXJ_NAME)
-    index = write_cdxj(warcs, store.local_path(index_key))
-    with index.open(encoding="utf-8") as handle:
-        run.persist(index_key, index, sum(1 for _ in handle))
+    write_run_index(run, warcs)
 
     listed = {store.local_root / key for key in run.files}
     for other in sorted(p for p in run_dir.rglob("*") if p.is_file()):
@@ -212,10 +206,3 @@ def finish_killed_run(store: ArchiveStore, spider: str, run_id: str) -> Path | N
         run.prefix, len(warcs), len(run.files), text_records,
     )  # fmt: skip
     return path
-
-
-def read_shard(path: Path) -> Iterator[dict[str, Any]]:
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)

@@ -15,7 +15,7 @@ import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from warcio.archiveiterator import ArchiveIterator
 
@@ -24,6 +24,9 @@ import crawler.encodings  # noqa: F401  warcio reads br records with Google's br
 with warnings.catch_warnings():  # cdxj-indexer's py3amf still imports pkg_resources
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
     from cdxj_indexer.main import write_cdx_index
+
+if TYPE_CHECKING:
+    from pipelines.run import Run
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +44,16 @@ def write_cdxj(warcs: Iterable[Path], out: Path) -> Path:
     write_cdx_index(str(tmp), paths, {"sort": True, "dir_root": str(Path(paths[0]).parent)})
     tmp.replace(out)
     return out
+
+
+def write_run_index(run: Run, warcs: Iterable[Path]) -> Path:
+    """The run's `indexes/index.cdxj` from its WARCs, persisted (listed in its manifest, and
+    uploaded where the store uploads) with its line count."""
+    key = run.key("indexes", CDXJ_NAME)
+    index = write_cdxj(warcs, run.store.local_path(key))
+    with index.open(encoding="utf-8") as handle:
+        run.persist(key, index, sum(1 for _ in handle))
+    return index
 
 
 def cdxj_entries(path: Path) -> Iterator[tuple[str, str, dict[str, Any]]]:

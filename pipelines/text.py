@@ -25,13 +25,18 @@ from pipelines.run import run_for
 logger = logging.getLogger(__name__)
 
 
+def read_shard(path: Path) -> Iterator[dict[str, Any]]:
+    """The records of one text shard."""
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
+
+
 def read_text_records(text_dir: Path) -> Iterator[dict[str, Any]]:
     """Every record of the finished shards in a run's text/ folder, in shard order."""
     for shard in sorted(text_dir.glob("*.jsonl.gz")):
-        with gzip.open(shard, "rt", encoding="utf-8") as handle:
-            for line in handle:
-                if line.strip():
-                    yield json.loads(line)
+        yield from read_shard(shard)
 
 
 def encode_record(article: Article) -> bytes:

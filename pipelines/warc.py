@@ -32,7 +32,7 @@ from warcio.warcwriter import WARCWriter
 from crawler.distributed import file_name_tag, redis_enabled
 from crawler.items import CAPTURE_META_KEY, Article
 from crawler.rawcapture import RAW_HEAD_META_KEY, RawHead
-from pipelines.index import CDXJ_NAME, write_cdxj, write_run_wacz
+from pipelines.index import write_run_index, write_run_wacz
 from pipelines.payloads import Original, PayloadIndex
 from pipelines.rotating import RotatingFile, RotationLimits
 from pipelines.run import run_for
@@ -316,9 +316,7 @@ class WarcCaptureExtension:
         self.payloads.close()
         warc_dir = self.run.store.local_root / self.run.prefix / "warc"
         warcs = sorted(warc_dir.glob("*.warc.gz"))
-        index = self.run.store.local_path(self.run.key("indexes", CDXJ_NAME))
-        write_cdxj(warcs, index)
-        self.run.persist(self.run.key("indexes", CDXJ_NAME), index, sum(1 for _ in index.open()))
+        write_run_index(self.run, warcs)
         if self.wacz and warcs:
             self.write_wacz()
 

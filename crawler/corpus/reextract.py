@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import gzip
 import json
 import logging
 import os
@@ -33,11 +32,11 @@ from crawler.corpus.catalog import (
 )
 from crawler.corpus.source import CorpusError, LocalSource
 from crawler.corpus.warc_pages import WarcScan, extracted, is_warc_path, warc_pages
-from pipelines.manifest import ContentSummary
+from pipelines.manifest import ContentSummary, write_manifest
 from pipelines.rotating import RotatingFile, RotationLimits
 from pipelines.run import Run
 from pipelines.storage import FSArchiveStore
-from pipelines.text import encode_record
+from pipelines.text import encode_record, read_shard
 
 with contextlib.suppress(ImportError):  # warcio's br decoding fixed for Google's brotli (#13)
     import crawler.encodings  # noqa: F401
@@ -167,11 +166,9 @@ def _count(root: Path, keys: list[str]) -> tuple[int, int]:
     for key in keys:
         if not (root / key).is_file():
             raise CorpusError(f"{root / key}: text shard listed by the manifest is missing")
-        with gzip.open(root / key, "rt", encoding="utf-8") as handle:
-            for line in handle:
-                if line.strip():
-                    records += 1
-                    articles += json.loads(line).get("page_type", "article") == "article"
+        for record in read_shard(root / key):
+            records += 1
+            articles += record.get("page_type", "article") == "article"
     return records, articles
 
 
@@ -293,7 +290,5 @@ def _reextract_locked(
     manifest["text_versions"] = versions
     manifest["text_version"] = version
     manifest["content"] = content.as_dict()  # what `ls` and `get` prune runs by: current text
-    partial = manifest_path.with_name(manifest_path.name + ".tmp")
-    partial.write_text(json.dumps(manifest, indent=1, default=str) + "\n", encoding="utf-8")
-    partial.replace(manifest_path)
+    write_manifest(writer_run, manifest)  # atomically, where manifest_path is
     return result
