@@ -49,7 +49,6 @@ class PayloadIndex:
     persistent index file."""
 
     def __init__(self, path: Path | None = None) -> None:
-        self.persistent = path is not None
         self.loaded_runs = 0
         try:
             self.db = self._open(path)
@@ -103,11 +102,10 @@ class PayloadIndex:
         return None
 
     def add(self, digest: str, original: Original) -> None:
-        """Remember the first capture of a payload in this run; later ones are ignored."""
-        if digest not in self:
-            self.db.execute(
-                "INSERT INTO pending VALUES (?, ?, ?, ?, ?, ?, ?)", _row(digest, original)
-            )
+        """Remember the first capture of a payload in this run, which the caller found
+        unknown (`get` is None); later ones are ignored, here and when the run commits."""
+        self.db.execute("INSERT OR IGNORE INTO pending VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        _row(digest, original))  # fmt: skip
 
     def known_runs(self) -> set[str]:
         return {row[0] for row in self.db.execute("SELECT run_id FROM runs")}

@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 REDACTED_REQUEST_HEADERS = frozenset({b"authorization", b"proxy-authorization", b"cookie"})
 # Twisted has already undone chunking, so the archived body is not chunked any more; the
 # original header is kept under the name pywb uses for rewritten headers.
-TRANSFER_HEADERS = frozenset({b"transfer-encoding"})
+TRANSFER_HEADERS = frozenset({"transfer-encoding"})
 
 
 def payload_digest(body: bytes) -> str:
@@ -119,7 +119,7 @@ def response_head(response: Response, raw: RawHead | None = None) -> StatusAndHe
                 headers.append((key, value))
                 continue
             key = "X-Archive-Orig-" + key
-        elif lname.encode() in TRANSFER_HEADERS:
+        elif lname in TRANSFER_HEADERS:
             key = "X-Archive-Orig-" + key
         headers.append((key, value))
     if not length_kept:
