@@ -2,7 +2,8 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PIP := $(PY) -m pip --disable-pip-version-check -q
+# setuptools' "Editable installation ... same name as your package" note is information only
+PIP := PYTHONWARNINGS="ignore:Editable installation:UserWarning" $(PY) -m pip --disable-pip-version-check -q
 ARCHIVE ?= archive
 
 .PHONY: crawl test lint install install-test clean
@@ -11,7 +12,10 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Stamp files: reinstall only when the project's dependencies change.
+# pip >= 23.3 compares extras by their normalised names (PEP 685): Python 3.11's bundled pip
+# warns "lxml does not provide the extra 'html_clean'" for jusText's lxml[html_clean].
 $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install 'pip>=23.3'
 	$(PIP) install -e .
 	touch $@
 
@@ -38,9 +42,11 @@ $(CHROMIUM):
 
 install-test: $(VENV)/.installed-test $(PYWB_VENV)/.installed $(CHROMIUM)
 
-## Serve the bundled demo news site on 127.0.0.1, crawl it into $(ARCHIVE)/, stop the server.
+## Serve the bundled demo news site on 127.0.0.1:$(DEMO_PORT), crawl it into $(ARCHIVE)/, stop
+## the server. The port is fixed so a second `make crawl` is incremental (same URLs).
+DEMO_PORT ?= 8642
 crawl: install
-	$(PY) -m crawler.demo.run --archive $(ARCHIVE)
+	$(PY) -m crawler.demo.run --archive $(ARCHIVE) --port $(DEMO_PORT)
 
 ## Install the test extras, lint, run the whole suite.
 test: install-test lint

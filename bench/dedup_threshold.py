@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from crawler.corpus.dedup import Deduplicator, normalise_text  # noqa: E402
+from corpus.dedup import Deduplicator, normalise_text  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "syndication"
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)

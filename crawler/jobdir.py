@@ -42,7 +42,9 @@ class JobdirCrashGuard:
     def from_crawler(cls, crawler: Crawler) -> JobdirCrashGuard:
         folder = job_dir(crawler.settings)
         if not folder:
-            raise NotConfigured("no JOBDIR")
+            # Nothing to guard. No message: Scrapy logs a NotConfigured message as a warning,
+            # and a run without JOBDIR is the usual case, not a problem.
+            raise NotConfigured
         return cls(crawler, Path(folder))
 
     def discard(self, folder: Path, holder: str) -> None:

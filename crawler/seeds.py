@@ -86,6 +86,7 @@ def seed_files(path: Path) -> list[Path]:
 
 
 def read_seeds(path: str | Path) -> Iterator[Seed | SeedError]:
+    """Seeds and errors from a seed file, or from every seed file in a folder (sorted)."""
     path = Path(path)
     if not path.exists():
         yield SeedError(str(path), str(path), "seed path does not exist")
@@ -93,12 +94,20 @@ def read_seeds(path: str | Path) -> Iterator[Seed | SeedError]:
     files = seed_files(path)
     if not files:
         yield SeedError(str(path), str(path), "folder holds no seed files (*.txt)")
+        return
+    lines = 0  # seeds and bad lines read
     for file in files:
         try:
             with file.open("rb") as handle:
-                yield from parse_lines(handle, str(file))
+                for found in parse_lines(handle, str(file)):
+                    lines += 1
+                    yield found
         except OSError as exc:
+            lines += 1
             yield SeedError(str(file), str(file), f"cannot read seed file ({exc})")
+    if not lines:  # only comments and blank lines: say so rather than "no URL given"
+        names = ", ".join(str(f) for f in files)
+        yield SeedError(str(path), str(path), f"no URL in {names} (only comments or blank lines)")
 
 
 def split_urls(value: str) -> Iterator[Seed | SeedError]:

@@ -7,15 +7,19 @@ import gzip
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+import zipfile
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import duckdb
@@ -148,6 +152,23 @@ def published(record: dict[str, Any]) -> date | None:
 # --- ls -------------------------------------------------------------------------------------
 
 
+def ls_table(stdout: str) -> tuple[list[dict[str, str]], str]:
+    """The `ls` table as one dict a run (cells cut at the header's column starts), and the
+    totals line."""
+    header, *rows, totals = stdout.rstrip("\n").splitlines()
+    names = header.split()
+    names[names.index("STARTED") : names.index("STARTED") + 2] = ["STARTED (UTC)"]
+    starts = [header.index(name) for name in names]
+    ends = [*starts[1:], None]
+    cells = [{n: row[a:b].strip() for n, a, b in zip(names, starts, ends, strict=True)}
+             for row in rows]  # fmt: skip
+    return cells, totals
+
+
+def canonical_urls(records: list[dict[str, Any]]) -> set[str]:
+    return {r.get("canonical_url") or r["url"] for r in records}
+
+
 def test_ls_lists_runs_with_counts_sizes_and_dates(archives: Archives) -> None:
     listed = corpus("ls", str(archives.local), "--json")
     assert listed.returncode == 0, listed.stderr
@@ -157,12 +178,32 @@ def test_ls_lists_runs_with_counts_sizes_and_dates(archives: Archives) -> None:
         records = all_records(archives.local, run_id)
         m = manifest(archives.local, run_id)
         assert run["state"] == "complete" and run["articles"] == len(records) >= 13
-        assert run["bytes"] == sum(f["size"] for f in m["files"]) > 0
+        # SIZE is the run's own files; the WACZ (its WARCs again) is apart
+        wacz = [f["size"] for f in m["files"] if f["key"].endswith(".wacz")]
+        assert run["bytes"] == sum(f["size"] for f in m["files"]) - sum(wacz) > 0
+        assert run["wacz_bytes"] == sum(wacz) and bool(wacz) == (run_id == "run-2")
         dates = sorted(str(published(r)) for r in records if published(r))
         assert (run["published_from"], run["published_to"]) == (dates[0], dates[-1])
         assert sum(run["languages"].values()) == len(records)
-    table = corpus("ls", str(archives.local)).stdout
-    assert "run-1" in table and "complete" in table and "2 run(s)" in table
+        assert run["worker_id"] is None and run["crawl_id"] is None  # not a distributed crawl
+    table = corpus("ls", str(archives.local))
+    assert table.returncode == 0, table.stderr
+    rows, totals = ls_table(table.stdout)
+    assert "CRAWL" not in table.stdout.splitlines()[0]  # no distributed run: no empty columns
+    first, second = all_records(archives.local, "run-1"), all_records(archives.local, "run-2")
+    by_run = {row["RUN"]: row for row in rows}
+    for run_id, records in (("run-1", first), ("run-2", second)):
+        row = by_run[run_id]
+        assert row["STATE"] == "complete" and row["ARTICLES"] == str(len(records))
+        hosts = Counter(urlsplit(r["url"]).hostname for r in records)
+        assert row["DOMAINS"] == ", ".join(f"{h} {n}" for h, n in hosts.most_common(3))
+    assert by_run["run-1"]["WACZ"] == "-" and by_run["run-2"]["WACZ"].endswith("KB")
+    # run-2 fetched run-1's pages again: nothing new, and the totals count each article once
+    distinct = canonical_urls(first + second)
+    assert by_run["run-1"]["NEW"] == str(len(canonical_urls(first)))
+    assert by_run["run-2"]["NEW"] == str(len(distinct - canonical_urls(first))) == "0"
+    assert totals.startswith(f"2 run(s): {len(distinct)} articles (one a canonical URL")
+    assert f"{len(first) + len(second)} records in all" in totals and "WACZ" in totals
 
     s3 = corpus("ls", archives.s3_uri, env=archives.env)
     assert s3.returncode == 0, s3.stderr
@@ -173,6 +214,63 @@ def test_ls_shows_a_run_without_manifest_as_incomplete(tmp_path: Path) -> None:
     (tmp_path / "news" / "killed-run" / "warc").mkdir(parents=True)
     out = corpus("ls", str(tmp_path), "--json").stdout
     assert json.loads(out)["state"] == "no manifest"
+    rows, totals = ls_table(corpus("ls", str(tmp_path)).stdout)
+    assert rows[0]["STATE"] == "no manifest" and rows[0]["NEW"] == "-"
+    assert totals.startswith("1 run(s): 0 articles")
+
+
+def test_ls_shows_domains_and_the_worker_and_crawl_of_distributed_runs(tmp_path: Path) -> None:
+    """Two workers of one distributed crawl (manifest `distributed`: crawl and worker id),
+    their articles on five sites, one page fetched by both."""
+    archive = tmp_path / "archive"
+    hosts = ["a.example"] * 4 + ["b.example"] * 3 + ["c.example"] * 2 + ["d.example", "e.example"]
+
+    def record(host: str, number: int) -> dict[str, Any]:
+        url = f"https://{host}/story-{number}"
+        return {"id": f"{host}-{number}", "url": url, "canonical_url": url, "text": "words",
+                "language": "en", "date": "2026-11-20T09:00:00+01:00"}  # fmt: skip
+
+    first = [record(host, n) for n, host in enumerate(hosts)]
+    second = [first[0], record("f.example", 99)]  # a.example's story-0 again, one new page
+    for run, worker, records in (("run-a", "host-a", first), ("run-b", "host-b", second)):
+        write_run(archive, run, records)
+        path = archive / "news" / run / "manifest.json"
+        written = json.loads(path.read_text())
+        written["distributed"] = {"crawl_id": "nov-crawl", "worker_id": worker}
+        written["content"] = {
+            "domains": dict(Counter(urlsplit(r["url"]).hostname for r in records).most_common()),
+            "languages": {"en": len(records)},
+        }
+        path.write_text(json.dumps(written))
+    listed = corpus("ls", str(archive))
+    assert listed.returncode == 0, listed.stderr
+    rows, totals = ls_table(listed.stdout)
+    assert [(r["RUN"], r["CRAWL"], r["WORKER"], r["NEW"]) for r in rows] == [
+        ("run-a", "nov-crawl", "host-a", "11"), ("run-b", "nov-crawl", "host-b", "1"),
+    ]  # fmt: skip
+    assert rows[0]["DOMAINS"] == "a.example 4, b.example 3, c.example 2, +2 more"
+    assert totals.startswith("2 run(s): 12 articles") and "13 records in all" in totals
+    lines = corpus("ls", str(archive), "--json").stdout.splitlines()
+    as_json = [json.loads(line) for line in lines]
+    assert [(r["crawl_id"], r["worker_id"]) for r in as_json] == [
+        ("nov-crawl", "host-a"), ("nov-crawl", "host-b"),
+    ]  # fmt: skip
+
+
+def test_corpus_runs_the_settings_check_of_scrapy_crawl(tmp_path: Path) -> None:
+    """A mistyped setting stops the command with one line (exit 2); a duration in words is
+    read like `scrapy crawl` reads it."""
+    write_run(tmp_path / "archive", "run-x", [])
+    typo = corpus("ls", str(tmp_path / "archive"), "-s", "ARCHIVE_URL=x")
+    assert typo.returncode == 2 and typo.stdout == ""
+    assert typo.stderr.splitlines() == [
+        "scrapy corpus: error: unknown setting ARCHIVE_URL (did you mean ARCHIVE_URI?)"
+    ]
+    bad = corpus("ls", str(tmp_path / "archive"), "-s", "S3_RETRY_BACKOFF=soon")
+    assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1
+    assert bad.stderr.startswith("scrapy corpus: error: setting S3_RETRY_BACKOFF='soon'")
+    fine = corpus("ls", str(tmp_path / "archive"), "-s", "S3_RETRY_BACKOFF=2s")
+    assert fine.returncode == 0 and "run-x" in fine.stdout, fine.stderr
 
 
 # --- get ------------------------------------------------------------------------------------
@@ -320,7 +418,7 @@ def test_get_says_what_is_wrong_with_credentials_buckets_and_uris(
 
 
 def parquet_rows(out: Path) -> list[dict[str, Any]]:
-    query = f"SELECT * FROM read_parquet('{out}/data/**/*.parquet', hive_partitioning = true)"
+    query = f"SELECT * FROM read_parquet('{out}/data/**/*.parquet')"
     return duckdb.sql(query).df().to_dict("records")
 
 
@@ -349,14 +447,12 @@ def test_export_parquet_loads_in_duckdb_and_pandas(archives: Archives, tmp_path:
     assert {(r["page_type"], r["page_type_reason"]) for r in records} == {("article", None)}
     assert len(pandas.read_parquet(out / "data")) == len(rows)
     days = {str(published(r)) for r in latest.values() if published(r)}
-    partitions = {p.name for p in (out / "data").iterdir() if p.is_dir()}
-    assert {p.removeprefix("pub_date=") for p in partitions} - {"__HIVE_DEFAULT_PARTITION__"} == (
-        days
-    )
+    folders = {p.name for p in (out / "data").iterdir() if p.is_dir()}
+    assert folders - {"undated"} == days  # one folder a publication day
     by_day = duckdb.sql(
-        f"SELECT pub_date, count(*) FROM read_parquet('{out}/data/**/*.parquet',"
-        " hive_partitioning = true) GROUP BY pub_date"
+        f"SELECT pub_date, count(*) FROM read_parquet('{out}/data/**/*.parquet') GROUP BY pub_date"
     ).fetchall()
+    assert {str(day) for day, _ in by_day if day} == days
     assert sum(n for _, n in by_day) == len(rows)
     for row in rows:  # each row points at the archived response it was extracted from
         with (archives.local / row["warc_key"]).open("rb") as handle:
@@ -515,3 +611,21 @@ def test_report_command_on_a_local_and_an_s3_run(archives: Archives, tmp_path: P
         assert "no index" not in html.lower()  # statuses came from the run's CDXJ
     missing = corpus("report", "no-such-run", str(archives.local))
     assert missing.returncode == 2 and "no run 'no-such-run'" in missing.stderr
+
+
+# --- wacz ---------------------------------------------------------------------------------------
+
+
+def test_wacz_takes_the_archive_argument_like_report(archives: Archives, tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    shutil.copytree(archives.local / "news" / "run-1", archive / "news" / "run-1")
+    got = corpus("wacz", "run-1", str(archive))
+    assert got.returncode == 0, got.stderr
+    wacz = archive / "news" / "run-1" / "run-1.wacz"
+    assert Path(got.stdout.strip()) == wacz
+    with zipfile.ZipFile(wacz) as package:
+        assert any(name.endswith(".warc.gz") for name in package.namelist())
+    # S3: the store cannot build a WACZ in place; the error says how to get a local copy
+    s3 = corpus("wacz", "run-s3", archives.s3_uri, env=archives.env)
+    assert s3.returncode == 2
+    assert f"scrapy corpus get {archives.s3_uri} --run run-s3 --warc" in s3.stderr

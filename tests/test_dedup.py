@@ -1,4 +1,4 @@
-"""Exact and near-duplicate detection (crawler/corpus/dedup.py) on labelled syndication pairs:
+"""Exact and near-duplicate detection (corpus/dedup.py) on labelled syndication pairs:
 wire stories republished with edits must cluster; same-event stories written independently,
 story/update pairs, shared footers and template texts must not (#8)."""
 
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from scrapy.settings import Settings
 
-from crawler.corpus.dedup import Deduplicator, lsh_bands, normalise_text
+from corpus.dedup import Deduplicator, lsh_bands, normalise_text
 
 FIXTURES = Path(__file__).parent / "fixtures" / "syndication"
 

@@ -263,6 +263,29 @@ def test_internal_links_are_root_relative(served: dict[str, Response]) -> None:
             assert href == path
 
 
+# Files the templates name that are not part of the demo: images, styles, scripts (the
+# crawler follows pages, not these).
+ASSET_SUFFIXES = (".jpg", ".png", ".svg", ".ico", ".css", ".js", ".php")
+
+
+def test_no_dead_links(server: DemoServer, served: dict[str, Response]) -> None:
+    """Every page a demo page links to is served: sections, tags, authors, service pages."""
+    targets: dict[str, str] = {}
+    for path, resp in served.items():
+        for href in lxml.html.fromstring(resp.body).xpath("//a/@href"):
+            url = urlsplit(href)
+            if url.scheme or url.netloc or not url.path or url.path.endswith(ASSET_SUFFIXES):
+                continue
+            targets.setdefault(url.path, path)
+    assert len(targets) > len(PAGES)  # the pages, the feed and the sitemap
+    dead = {
+        target: linked_from
+        for target, linked_from in targets.items()
+        if fetch(server.base_url + target, method="HEAD").status != 200
+    }
+    assert not dead
+
+
 def test_every_article_within_two_clicks_of_home(server: DemoServer) -> None:
     def links(path: str) -> set[str]:
         doc = lxml.html.fromstring(fetch(server.base_url + path).body)

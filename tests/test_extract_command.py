@@ -56,3 +56,27 @@ def test_extract_usage_errors(tmp_path: Path) -> None:
     assert "give at least one PATH or URL" in result.stderr
     two = scrapy("extract", "a.html", "b.html", "--url", "https://gazette.example.org/")
     assert two.returncode == 2 and "--url goes with exactly one PATH" in two.stderr
+
+
+def test_extract_runs_the_settings_check_of_scrapy_crawl(tmp_path: Path) -> None:
+    """The start-up check of `scrapy crawl`: a typo stops it with one line (exit 2); a size in
+    words is read as bytes, as the crawl reads it. (Scrapy's INFO banner, logged before the
+    command runs, is turned off: the project's LOG_LEVEL is INFO.)"""
+    page = tmp_path / "page.html"
+    page.write_text("<html><body><p>Nothing to see.</p></body></html>", encoding="utf-8")
+    quiet = ("-s", "LOG_LEVEL=WARNING")
+    typo = scrapy("extract", str(page), "-s", "ARCHIVE_URL=x", *quiet)
+    assert typo.returncode == 2 and typo.stdout == ""
+    assert typo.stderr.splitlines() == [
+        "scrapy extract: error: unknown setting ARCHIVE_URL (did you mean ARCHIVE_URI?)"
+    ]
+    bad = scrapy("extract", str(page), "-s", "DOWNLOAD_MAXSIZE=lots", *quiet)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.splitlines() == [
+        "scrapy extract: error: setting DOWNLOAD_MAXSIZE='lots': not a size: use bytes, "
+        "or e.g. 512MiB, 1GiB (binary) or 1GB (decimal)"
+    ]
+    sizes = ("-s", "DOWNLOAD_MAXSIZE=512MiB", "-s", "S3_RETRY_BACKOFF=2s")
+    fine = scrapy("extract", str(page), *sizes, *quiet)
+    assert fine.returncode == 0 and fine.stderr == "", fine.stderr
+    assert json.loads(fine.stdout)["not_article"] == "too_short"  # extracted: too short a text

@@ -19,7 +19,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from crawler.corpus.catalog import current_text_folder
+from corpus.catalog import current_text_folder
 from crawler.demo.server import DemoServer
 from pipelines.text import read_text_records
 from tests.conftest import FAST, scrapy, text_records

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from crawler.corpus.report import write_report
+from corpus.report import write_report
 from crawler.demo.server import DemoServer
 from tests.conftest import FAST, scrapy, text_records
 
@@ -55,10 +55,16 @@ The harbour master said that larger vessels would still need to wait for the spr
 """
 CHARTS = [
     "chart-domains", "chart-pub-days", "chart-status", "chart-yield", "chart-sizes",
-    "chart-text-lengths", "chart-errors", "chart-languages",
+    "chart-text-lengths", "chart-errors", "chart-not-stored", "chart-languages",
 ]  # fmt: skip
+GONE_PATH = "/news/2026/11/21/gone/"  # a seed the site does not have: a real error (404)
 TABLE_ROWS = """sel => [...document.querySelectorAll(sel + ' tbody tr')]
     .map(tr => [...tr.children].map(cell => cell.textContent.trim()))"""
+# Each date cell's text as line boxes: one distinct top edge when it did not wrap.
+DATE_LINES = """() => [...document.querySelectorAll('.date')].filter(e => e.textContent.trim())
+    .map(e => { const range = document.createRange(); range.selectNodeContents(e);
+        const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+        return [e.textContent.trim(), tops.size, getComputedStyle(e).whiteSpace]; })"""
 BARS = """id => [...document.querySelectorAll(`#${id} [id^="${id}-bar-"]`)]
     .map(bar => { const r = bar.getBoundingClientRect(); return [r.width, r.height]; })"""
 
@@ -72,7 +78,8 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     escaped = HOSTILE_TITLE.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
     page.write_text(HOSTILE_PAGE.format(title=escaped), encoding="utf-8")
     with DemoServer() as demo, DemoServer(host="localhost", root=hostile_root) as hostile:
-        urls = f"{demo.base_url}/,{demo.base_url}/feed.xml,{hostile.base_url}{HOSTILE_PATH}"
+        urls = (f"{demo.base_url}/,{demo.base_url}/feed.xml,{hostile.base_url}{HOSTILE_PATH},"
+                f"{hostile.base_url}{GONE_PATH}")  # fmt: skip
         result = scrapy(
             "crawl", "news", "-a", f"urls={urls}", "-s", f"ARCHIVE_URI={tmp / 'archive'}",
             "-s", "ARCHIVE_RUN_ID=report-run", "-s", "DEPTH_LIMIT=3", *FAST,
@@ -106,9 +113,10 @@ class Rendered:
         return self.page.locator(f'[data-total="{key}"]').text_content().strip()
 
 
-def render(browser: Browser, report: Path) -> Rendered:
-    """The report opened in an offline browser context, its requests and messages recorded."""
-    context = browser.new_context(offline=True)
+def render(browser: Browser, report: Path, width: int = 1280) -> Rendered:
+    """The report opened in an offline browser context (`width` CSS pixels wide), its requests
+    and messages recorded."""
+    context = browser.new_context(offline=True, viewport={"width": width, "height": 800})
     rendered = Rendered(report, context.new_page())
     rendered.page.on("request", lambda request: rendered.requests.append(request.url))
     rendered.page.on("console", lambda message: rendered.console.append(message.text))
@@ -168,17 +176,28 @@ def test_report_loads_nothing_and_runs_nothing(report: Rendered) -> None:
     assert len(ids) == len(set(ids))
 
 
+def outcomes(run_dir: Path) -> tuple[dict[str, int], dict[str, int]]:
+    """The manifest's error counts split by hand: (errors, not stored by design)."""
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    counted = manifest["stats"]["errors"]
+    by_design = {
+        kind: n for kind, n in counted.items()
+        if kind.startswith("not_article/") or kind in ("download/IgnoreRequest", "http/304")
+    }  # fmt: skip
+    return {k: n for k, n in counted.items() if k not in by_design}, by_design
+
+
 def test_every_chart_is_drawn_with_one_bar_per_value(report: Rendered, run_dir: Path) -> None:
     records = text_records(run_dir)
-    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    errors = manifest["stats"]["errors"]
-    not_article = [kind for kind in errors if kind.startswith("not_article/")]
+    errors, by_design = outcomes(run_dir)
+    not_article = [kind for kind in by_design if kind.startswith("not_article/")]
     expected_bars = {
         "chart-domains": len({urlsplit(r["url"]).hostname for r in records}),
         "chart-status": len(cdxj_statuses(run_dir)),
         "chart-yield": 2 + len(not_article),  # HTML pages, articles, one per reason
         "chart-sizes": 3,  # WARC, text, index
         "chart-errors": len(errors),
+        "chart-not-stored": len(by_design),
         "chart-languages": len({r["language"] for r in records}),
         "chart-pub-days": len(report.rows("#chart-pub-days")),  # one per day/month/year row
     }
@@ -209,7 +228,16 @@ def test_numbers_shown_are_the_runs(report: Rendered, run_dir: Path) -> None:
     assert counts(report.rows("#chart-status")) == statuses
     domains = Counter(urlsplit(r["url"]).hostname for r in records)
     assert counts(report.rows("#chart-domains")) == domains
-    assert counts(report.rows("#chart-errors")) == manifest["stats"]["errors"]
+    # Errors and what was left out on purpose are two charts: every count in exactly one.
+    errors, by_design = outcomes(run_dir)
+    assert counts(report.rows("#chart-errors")) == errors
+    assert counts(report.rows("#chart-not-stored")) == by_design
+    assert errors.get("http/404") == 1  # the gone seed, and nothing by design among the errors
+    assert not any(kind.startswith("not_article/") for kind in errors)
+    assert by_design["download/IgnoreRequest"] == manifest["stats"]["robots_forbidden"] > 0
+    caption = report.page.locator("#chart-errors-caption").text_content()
+    assert caption.startswith("Errors by kind")
+    assert "by design" in report.page.locator("#chart-not-stored-caption").text_content()
     assert sum(counts(report.rows("#chart-pub-days")).values()) == sum(
         bool(r["date"]) for r in records
     )
@@ -224,6 +252,22 @@ def test_numbers_shown_are_the_runs(report: Rendered, run_dir: Path) -> None:
         row = files[f"warc/{warc.name}"]
         assert number(row[2]) == warc.stat().st_size
         assert row[4] == hashlib.sha256(warc.read_bytes()).hexdigest()
+
+
+def test_dates_never_wrap(report: Rendered, browser: Browser, tmp_path: Path) -> None:
+    """On a phone-wide window the article table squeezes its columns: dates stay on one line
+    (white-space: nowrap), where without that rule the same cells break at their hyphens."""
+    narrow = render(browser, report.path, width=420)
+    dates = narrow.page.evaluate(DATE_LINES)
+    published = [row[1] for row in narrow.rows("#articles") if row[1]]
+    assert len([d for d in dates if d[0] in published]) >= len(published) > 10
+    assert {d[0] for d in dates} >= {narrow.total("started"), narrow.total("finished")}
+    assert [d for d in dates if d[1:] != [1, "nowrap"]] == []
+    html = report.path.read_text(encoding="utf-8")
+    unruled = tmp_path / "no-nowrap.html"
+    unruled.write_text(html.replace(".date { white-space: nowrap; }", ""), encoding="utf-8")
+    wrapped = render(browser, unruled, width=420).page.evaluate(DATE_LINES)
+    assert [d for d in wrapped if d[1] > 1], "the check would not see a wrapped date"
 
 
 def test_hostile_title_is_shown_as_text(
@@ -265,7 +309,7 @@ def test_report_of_a_killed_run(run_dir: Path, browser: Browser, tmp_path: Path)
     statuses = cdxj_statuses(run_dir)  # the original index; the report indexed the WARCs itself
     assert counts(rendered.rows("#chart-status")) == statuses
     http_errors = {f"http/{s}": n for s, n in statuses.items() if int(s) >= 400}
-    assert counts(rendered.rows("#chart-errors")) == http_errors
+    assert counts(rendered.rows("#chart-errors")) == http_errors and http_errors
     for chart_id in ("chart-domains", "chart-status", "chart-errors", "chart-text-lengths"):
         assert bar_sizes(rendered, chart_id), chart_id
     files = {row[0]: row for row in rendered.rows("#files")}

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from crawler.seeds import Seed, SeedError, check_url, read_seeds, split_urls
+from tests.conftest import PROJECT_ROOT
+
+# Where the user is shown `-a seeds=PATH` examples that should work in a fresh clone.
+DOCUMENTED = [PROJECT_ROOT / "README.md", PROJECT_ROOT / "crawler" / "spiders" / "news.py"]
 
 
 def write(path: Path, text: str) -> Path:
@@ -92,3 +97,41 @@ def test_urls_argument() -> None:
 def test_check_url_rejects(url: str) -> None:
     with pytest.raises(ValueError):
         check_url(url)
+
+
+def documented_seed_paths() -> set[str]:
+    found = set()
+    for doc in DOCUMENTED:
+        # a path (has a / or a .), not a placeholder such as PATH
+        text = doc.read_text(encoding="utf-8")
+        found |= set(re.findall(r"-a seeds=([\w-]*[/.][\w./-]*)", text))
+    return found
+
+
+def test_every_documented_seed_path_exists_and_parses() -> None:
+    paths = documented_seed_paths()
+    assert {"seeds/world.txt", "seeds/"} <= paths  # the README's own examples
+    for name in sorted(paths):
+        found = list(read_seeds(PROJECT_ROOT / name))  # read only: tests never fetch these
+        errors = [str(e) for e in found if isinstance(e, SeedError)]
+        assert not errors, (name, errors)
+        assert [s for s in found if isinstance(s, Seed)], name
+
+
+def test_seed_folder_reads_every_bundled_file() -> None:
+    folder = PROJECT_ROOT / "seeds"
+    files = sorted(folder.glob("*.txt"))
+    assert len(files) >= 2
+    sources = {s.source.rsplit(":", 1)[0] for s in read_seeds(folder) if isinstance(s, Seed)}
+    assert sources == {str(f) for f in files}
+
+
+def test_comment_only_seeds_say_so(tmp_path: Path) -> None:
+    write(tmp_path / "a.txt", "# https://news.example.org/\n\n")
+    write(tmp_path / "b.txt", "   # nothing yet\n")
+    (error,) = read_seeds(tmp_path)
+    assert isinstance(error, SeedError)
+    assert str(error).startswith(
+        f"{tmp_path}: no URL in {tmp_path / 'a.txt'}, {tmp_path / 'b.txt'}"
+    )
+    assert "only comments or blank lines" in str(error)

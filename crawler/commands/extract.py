@@ -3,7 +3,7 @@
 Extraction only: nothing is archived. Files are read from disk; URLs are fetched with the
 project's Scrapy settings (robots.txt, user agent) but without the WARC and text writers.
 WARC files (`*.warc.gz`, `*.warc`) give one record per HTML response in them, extracted from
-the archived bytes with the record's own URL and WARC-Date (crawler.corpus.reextract).
+the archived bytes with the record's own URL and WARC-Date (corpus.reextract).
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from scrapy.http import Response, TextResponse
 from twisted.python.failure import Failure
 from w3lib.url import is_url
 
-from crawler.corpus.warc_pages import WarcScan, extract_page, is_warc_path, warc_pages
+from corpus.warc_pages import WarcScan, extract_page, is_warc_path, warc_pages
+from crawler.commands.corpus import KeepLineBreaks, settings_refused
 from crawler.extract.extraction import extract, utc_now_iso
 
 
@@ -82,27 +83,37 @@ class Command(ScrapyCommand):
         return "Print extracted article records (JSON Lines) for files or URLs, archive nothing"
 
     def long_desc(self) -> str:
-        return (
-            "Print one JSON record per saved HTML file or URL (fetched, not archived), as the "
-            "crawler would store it, plus `not_article` (null when the crawler would store it). "
-            "A WARC file (*.warc.gz, *.warc) gives one record per HTML response record in it "
-            "(status 2xx, HTML by content type and content), extracted from the archived bytes "
-            "(Content-Encoding undone, charset as Scrapy reads it) with the record's target URI "
-            "as URL, its WARC-Date as fetched_at, and its warc_filename, warc_record_id and "
-            "warc_offset. A revisit record is extracted from its original when that is in one "
-            "of the WARC files given; otherwise it is skipped with a warning on stderr. Other "
-            "responses (robots.txt, feeds, sitemaps, images, errors, redirects) are skipped "
-            "and counted on stderr. A page with no text at all gives a record with only its "
-            "URL, WARC fields and not_article."
-        )
+        return """\
+Print one JSON record per saved HTML file or URL (fetched, not archived), as the
+crawler would store it, plus `not_article` (null when the crawler would store it).
+
+A WARC file (*.warc.gz, *.warc) gives one record per HTML response record in it
+(status 2xx, HTML by content type and content), extracted from the archived bytes
+(Content-Encoding undone, charset as Scrapy reads it) with the record's target URI
+as URL, its WARC-Date as fetched_at, and its warc_filename, warc_record_id and
+warc_offset. A revisit record is extracted from its original when that is in one
+of the WARC files given; otherwise it is skipped with a warning on stderr. Other
+responses (robots.txt, feeds, sitemaps, images, errors, redirects) are skipped and
+counted on stderr. A page with no text at all gives a record with only its URL,
+WARC fields and not_article.
+
+Examples:
+  scrapy extract https://example.org/news/2026/11/24/story/
+  scrapy extract page.html --url https://example.org/news/story/
+  scrapy extract archive/news/RUN/warc/*.warc.gz > records.jsonl
+"""
 
     def add_options(self, parser: ArgumentParser) -> None:
         super().add_options(parser)
+        parser.formatter_class = KeepLineBreaks
         parser.add_argument(
             "--url", help="the URL a single saved PATH was fetched from (for links, canonical)"
         )
 
     def run(self, args: list[str], opts: Namespace) -> None:
+        if settings_refused("extract", self.settings):
+            self.exitcode = 2
+            return
         if not args:
             raise UsageError("give at least one PATH or URL")
         urls = [a for a in args if is_url(a)]

@@ -1,6 +1,9 @@
 """`make crawl`: serve the demo site on 127.0.0.1, crawl it with `scrapy crawl news`, report.
 
-python -m crawler.demo.run [--archive archive]
+python -m crawler.demo.run [--archive archive] [--port 8642]
+
+The site is served on the same port every time, so the archive sees the same URLs run after
+run: a second `make crawl` stores no new articles (conditional requests, the seen-store).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.demo.server import DemoServer
+from crawler.demo.server import DEMO_PORT, DemoServer, PortInUseError
 from pipelines.run import new_run_id
 from pipelines.text import read_text_records
 
@@ -39,19 +42,36 @@ def crawl_command(base_url: str, archive: str, run_id: str) -> list[str]:
 def summarize(run_dir: Path) -> dict[str, object]:
     articles = sum(1 for _ in read_text_records(run_dir / "text"))
     record_types: Counter[str] = Counter()
+    statuses: Counter[int] = Counter()  # HTTP status of every fetch, revisits included
     warcs = sorted((run_dir / "warc").glob("*.warc.gz"))
     for warc in warcs:
         with warc.open("rb") as handle:
-            record_types.update(r.rec_type for r in ArchiveIterator(handle))
-    return {"articles": articles, "warc_files": len(warcs), "records": dict(record_types)}
+            for record in ArchiveIterator(handle):
+                record_types[record.rec_type] += 1
+                if record.rec_type in ("response", "revisit") and record.http_headers:
+                    statuses[int(record.http_headers.get_statuscode())] += 1
+    return {
+        "articles": articles,
+        "warc_files": len(warcs),
+        "records": dict(record_types),
+        "statuses": dict(sorted(statuses.items())),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--archive", default="archive", help="ARCHIVE_URI to crawl into")
+    parser.add_argument(
+        "--port", type=int, default=DEMO_PORT, help="port of the demo site on 127.0.0.1"
+    )
     args = parser.parse_args(argv)
     run_id = new_run_id()
-    with DemoServer() as server:
+    try:
+        server = DemoServer(port=args.port).start()
+    except PortInUseError as exc:
+        print(f"demo: {exc.strerror} (make crawl DEMO_PORT=N)", file=sys.stderr)
+        return 1
+    with server:
         print(f"demo site: {server.base_url}/ (serving on loopback until the crawl ends)")
         code = subprocess.call(
             crawl_command(server.base_url, args.archive, run_id), cwd=PROJECT_ROOT
@@ -62,11 +82,12 @@ def main(argv: list[str] | None = None) -> int:
         return code or 1
     summary = summarize(run_dir)
     print(f"\narchive: {run_dir}")
-    print(f"  text:  {run_dir / 'text'}  ({summary['articles']} articles stored)")
+    print(f"  text:  {run_dir / 'text'}  ({summary['articles']} new or changed articles stored)")
     print(
         f"  warc:  {run_dir / 'warc'}  ({summary['warc_files']} file(s), "
         f"records {summary['records']})"
     )
+    print(f"  HTTP statuses: {summary['statuses']}  (304: unchanged since an earlier run)")
     return 0
 
 

@@ -4,15 +4,17 @@ Standard library only. ``/x/`` serves ``x/index.html``; ``/x`` redirects to ``/x
 a directory; ``{{BASE}}`` in ``.xml``/``.txt`` files becomes the server's base URL; responses
 carry ``ETag``/``Last-Modified`` (conditional requests get 304) and are gzipped on request.
 
-    python -m crawler.demo.server [--host 127.0.0.1] [--port 8000]
+    python -m crawler.demo.server [--host 127.0.0.1] [--port 8642]
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import gzip
 import hashlib
 import signal
+import sys
 import threading
 from email.utils import formatdate, parsedate_to_datetime
 from http import HTTPStatus
@@ -22,6 +24,9 @@ from types import FrameType, TracebackType
 from urllib.parse import unquote, urlsplit
 
 SITE_DIR = Path(__file__).resolve().parent / "site"
+# `make crawl` serves the site here every time, so a second run sees the same URLs and takes
+# the incremental path (conditional requests, seen-store) instead of a site it never met.
+DEMO_PORT = 8642
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -154,6 +159,10 @@ class _HTTPServer(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
 
+class PortInUseError(OSError):
+    """The port asked for is taken: said in one line, with what to do about it."""
+
+
 class DemoServer:
     """The demo site on a local port, served from a daemon thread; use as a context manager."""
 
@@ -174,7 +183,16 @@ class DemoServer:
     def start(self) -> DemoServer:
         if self._httpd is not None:
             return self
-        self._httpd = _HTTPServer((self.host, self.port), self.root, self)
+        try:
+            self._httpd = _HTTPServer((self.host, self.port), self.root, self)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise PortInUseError(
+                exc.errno,
+                f"port {self.port} on {self.host} is in use (another demo server?); "
+                "choose another with --port N",
+            ) from None
         self.port = self._httpd.server_address[1]
         shown = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
         self.base_url = f"http://{shown}:{self.port}"
@@ -208,7 +226,7 @@ class DemoServer:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Serve the demo news site until interrupted.")
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--port", type=int, default=DEMO_PORT, help="0: any free port")
     args = parser.parse_args(argv)
     stopping = threading.Event()
 
@@ -217,7 +235,12 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    with DemoServer(args.host, args.port) as server:
+    try:
+        server = DemoServer(args.host, args.port).start()
+    except PortInUseError as exc:
+        print(f"demo server: {exc.strerror}", file=sys.stderr)
+        return 1
+    with server:
         print(server.base_url, flush=True)
         while not stopping.wait(0.5):
             pass

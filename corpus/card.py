@@ -1,0 +1,277 @@
+"""The dataset card (README.md) written beside every export: what is in it, where it came from,
+how it was built and how to load it. YAML front matter in the Hugging Face dataset-card form."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from importlib.metadata import version
+from typing import Any
+
+from corpus.catalog import human_size
+from corpus.export import DATA_FOLDER, JSONL_NAME, SCHEMA, ExportSummary
+
+CARD_NAME = "README.md"
+
+COLUMN_NOTES = {
+    "record_id": "the id to cite: sha256 of canonical URL and text (stable across re-fetches)",
+    "id": "fetch id: this one fetch of the page (a new one every fetch)",
+    "url": "URL fetched",
+    "canonical_url": "canonical URL (rel=canonical, normalised); one row per canonical URL",
+    "domain": "host of `url` without www.",
+    "title": "headline",
+    "author": "byline author(s)",
+    "date": "publication time as the page states it, ISO 8601 with the source's UTC offset "
+    "(null when the page gives only a day)",
+    "date_utc": "the same instant in UTC, typed (sort and compare on this one)",
+    "pub_date": "publication day in the publication's own time zone (the date part of `date`); "
+    "the Parquet folder",
+    "date_modified": "last-modified time the page states, ISO 8601 with its offset",
+    "sitename": "publication name",
+    "language": "ISO 639-1 code, declared by the page or detected",
+    "description": "standfirst / meta description",
+    "tags": "section and keyword tags",
+    "text": "article text without boilerplate, paragraphs separated by newlines",
+    "page_type": "article, liveblog, listing, video, paywall or uncertain: filter on article",
+    "page_type_reason": "why the page type is not plain article (listing_page, too_short, ...)",
+    "fetched_at": "time the page was fetched (UTC)",
+    "status": "HTTP status of the archived response",
+    "spider": "crawler that fetched it",
+    "run_id": "crawl run that fetched it",
+    "warc_key": "archive key of the WARC file holding the response",
+    "warc_record_id": "WARC-Record-ID of the response record",
+    "warc_offset": "byte offset of that record in the WARC file",
+    "cluster_id": "duplicate cluster (same for all copies of one story)",
+    "duplicate": "null for a kept article; exact or near for a copy (only with --keep-duplicates)",
+    "duplicate_of": "id of the kept article this one copies",
+}
+
+LICENCE = (
+    "The article texts are the copyrighted work of their publishers. This dataset was made by "
+    "crawling publicly available pages for research (text and data mining); check that your "
+    "use is covered by the exceptions of your jurisdiction (e.g. EU DSM Directive art. 3/4, "
+    "UK CDPA s29A, US fair use) and do not redistribute the texts without permission. The "
+    "metadata and the tooling are yours to share."
+)
+
+
+def _table(counts: dict[str, int], header: str, limit: int = 20) -> str:
+    items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    lines = [f"| {header} | articles |", "|---|---:|"]
+    lines += [f"| {name} | {n} |" for name, n in items[:limit]]
+    if len(items) > limit:
+        lines.append(f"| {len(items) - limit} more | {sum(n for _, n in items[limit:])} |")
+    return "\n".join(lines)
+
+
+SKIP_REASON = "no manifest: still running, killed and not yet repaired, or not pushed to S3"
+
+LIMITATIONS = """\
+- Coverage is what the crawl reached: its seeds, link depth, robots.txt and the sites' own
+  blocking decide it; an absent article was not necessarily never published.
+- Texts come from heuristics (trafilatura and the project's rules): some boilerplate may
+  remain, and some paragraphs may be lost. Each row points at its WARC record: check there.
+- `page_type` other than article (live blogs, listings, paywalled teasers) and undated
+  articles are included; filter on them as your study needs.
+- Dates are what the pages state. `pub_date` is the publication's local day; a page that
+  gives only a day has `pub_date` but no `date`.
+- Duplicate detection is approximate: copies below the similarity threshold stay, and
+  `record_id` changes when a page's text changes (or when a run is extracted again)."""
+
+
+def _runs(summary: ExportSummary) -> str:
+    lines = []
+    for run in summary.runs:
+        manifest = run.manifest or {}
+        software = ", ".join(f"{k} {v}" for k, v in manifest.get("software", {}).items())
+        lines.append(
+            f"- `{run.prefix}` ({run.state}): {run.articles} articles, started "
+            f"{manifest.get('started_at')}, software {software or 'not recorded'}"
+        )
+    return "\n".join(lines)
+
+
+def _scope(summary: ExportSummary) -> str:
+    """What each run was allowed to fetch, as its manifest records it."""
+    lines = []
+    for run in summary.runs:
+        manifest = run.manifest or {}
+        settings = manifest.get("settings") or {}
+        scope = manifest.get("scope") or {}
+        seeds = scope.get("seeds") or manifest.get("seeds")
+        robots = settings.get("ROBOTSTXT_OBEY")
+        depth = settings.get("DEPTH_LIMIT")
+        lines.append(
+            f"- `{run.prefix}`: seeds {', '.join(map(str, seeds)) if seeds else 'not recorded'}; "
+            f"link depth {'unlimited' if depth in (0, '0') else depth}; robots.txt "
+            f"{'obeyed' if robots in (True, 'True', 'true', '1') else 'not recorded' if robots is None else 'ignored'}; "  # noqa: E501
+            f"user agent `{settings.get('USER_AGENT') or 'not recorded'}`"
+        )
+    return "\n".join(lines)
+
+
+def _skipped(skipped: list[str]) -> str:
+    if not skipped:
+        return "None: every run that could match the filters had a manifest and was read."
+    return "\n".join(f"- `{prefix}`: {SKIP_REASON}" for prefix in skipped)
+
+
+def citation(summary: ExportSummary, source: str, released: str, fingerprint: str) -> str:
+    """CITATION.cff (1.2.0) for the dataset; `fingerprint`: sha256 over its files' checksums."""
+    span = " to ".join(summary.dates) if summary.dates else "undated"
+    return f"""cff-version: 1.2.0
+message: "If you use this dataset, please cite it as below, and cite articles by record_id."
+type: dataset
+title: "News articles from {source}, published {span}"
+date-released: {released}
+version: "sha256:{fingerprint[:16]}"
+identifiers:
+  - type: other
+    value: "sha256:{fingerprint}"
+    description: "sha256 of the sorted list of the dataset's file checksums (## Files)"
+authors:
+  - name: "FILL IN: the people or team who ran the crawl"
+keywords: [news, web archive, WARC, text corpus]
+references:
+  - type: software
+    title: newsarchiver
+    version: "{version("newsarchiver")}"
+"""
+
+
+def dataset_card(
+    summary: ExportSummary,
+    command: str,
+    source: str,
+    settings: dict[str, Any],
+    skipped: list[str] | None = None,
+) -> str:
+    languages = sorted(summary.languages)
+    span = " to ".join(summary.dates) if summary.dates else "no dated articles"
+    now = datetime.now(UTC)
+    load = (
+        f"duckdb.sql(\"SELECT pub_date, count(*) FROM read_parquet('{DATA_FOLDER}/**/*.parquet')"
+        ' GROUP BY ALL ORDER BY 1")\n'
+        f"frame = pandas.read_parquet('{DATA_FOLDER}')  # pub_date: datetime.date values"
+        if summary.format == "parquet"
+        else f"duckdb.sql(\"SELECT pub_date, count(*) FROM read_json('{DATA_FOLDER}/{JSONL_NAME}')"
+        ' GROUP BY ALL ORDER BY 1")\n'
+        f"frame = pandas.read_json('{DATA_FOLDER}/{JSONL_NAME}', lines=True,\n"
+        '                         convert_dates=["pub_date", "date_utc", "fetched_at"],'
+        " keep_default_dates=False)"
+    )
+    files = "\n".join(
+        f"| `{name}` | {human_size(size)} | `{summary.sha256.get(name, '')}` |"
+        for name, size in summary.files.items()
+    )
+    listing = "".join(f"{digest}  {name}\n" for name, digest in sorted(summary.sha256.items()))
+    fingerprint = hashlib.sha256(listing.encode()).hexdigest()
+    columns = "\n".join(
+        f"| `{f.name}` | {f.type} | {COLUMN_NOTES.get(f.name, '')} |" for f in SCHEMA
+    )
+    dropped = "kept and marked" if summary.kept_duplicates else "dropped"
+    return f"""---
+pretty_name: News articles from {source}
+license: other
+language: [{", ".join(languages)}]
+task_categories: [text-generation, text-classification]
+size_categories: [{_size_category(summary.exported)}]
+---
+
+# News articles from `{source}`
+
+{summary.exported} articles from {len(summary.domains)} domains in {len(languages)} language(s),
+published {span} ({summary.undated} undated). Exported {now:%Y-%m-%d %H:%M} UTC
+as {summary.format} by newsarchiver {version("newsarchiver")}.
+
+## Counts
+
+| step | articles |
+|---|---:|
+| records matching the filters | {summary.matched} |
+| earlier fetches of a re-fetched URL (dropped) | {summary.url_duplicates} |
+| exact duplicates of another article ({dropped}) | {summary.exact} |
+| near duplicates, e.g. syndicated copies ({dropped}) | {summary.near} |
+| clusters of copies | {summary.clusters} |
+| **rows in this dataset** | **{summary.exported}** |
+
+{_table(dict(summary.domains), "domain")}
+
+{_table(dict(summary.languages), "language")}
+
+## Licence
+
+{LICENCE}
+
+## How it was built
+
+Pages were fetched by the crawl runs below, cleaned of boilerplate with trafilatura and the
+project's rules, and archived as WARC files; every row points at its WARC record
+(`warc_key`, `warc_offset`, `warc_record_id`), so each text can be checked against the page as
+it was served. This dataset was made with:
+
+    {command}
+
+- source archive: `{source}`
+- deduplication: exact (normalised-text hash) and near-duplicate (MinHash LSH over word
+  shingles): {", ".join(f"{k} = {v}" for k, v in settings.items())}; within a cluster the
+  earliest published copy is kept
+- runs:
+{_runs(summary)}
+
+### Crawl scope
+
+{_scope(summary)}
+
+### Runs skipped
+
+{_skipped(skipped or [])}
+
+## Limitations
+
+{LIMITATIONS}
+
+## Files
+
+Paths are relative to this card. Check them with `sha256sum -c` on the lines below.
+
+| file | size | sha256 |
+|---|---:|---|
+{files}
+
+```
+{listing.rstrip()}
+```
+
+## Columns
+
+| column | type | meaning |
+|---|---|---|
+{columns}
+
+## Loading
+
+From this folder:
+
+```python
+import duckdb, pandas
+{load}
+```
+
+## Citation
+
+Cite one article by its `record_id` (sha256 of its canonical URL and text, 32 hex digits: the
+same in every export that holds that text) together with this dataset:
+
+```yaml
+{citation(summary, source, f"{now:%Y-%m-%d}", fingerprint).rstrip()}
+```
+"""
+
+
+def _size_category(rows: int) -> str:
+    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
+                        (1_000_000, "100K<n<1M")):  # fmt: skip
+        if rows < limit:
+            return name
+    return "n>1M"

@@ -1,0 +1,79 @@
+"""The README's researcher session, run as written (#16): its shell commands and its
+DuckDB/pandas snippet, taken from README.md between the `researcher-session` markers, against
+a local archive made by a real crawl of the demo site. Only the archive's address changes:
+the README's S3 bucket becomes the local folder. The commands run in a fresh folder outside
+the project, as a researcher with the package installed would run them."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crawler.demo.server import DemoServer
+from tests.conftest import FAST, PROJECT_ROOT, scrapy
+
+README = PROJECT_ROOT / "README.md"
+SESSION = re.compile(r"<!-- researcher-session\b.*?-->(.*?)<!-- /researcher-session -->", re.S)
+FENCE = re.compile(r"```(sh|python)\n(.*?)```", re.S)
+README_ARCHIVE = "s3://news-archive/crawls"
+
+
+def session_blocks() -> tuple[list[str], str]:
+    """The session's shell commands (continuation lines joined, comments dropped) and its
+    Python code."""
+    marked = SESSION.findall(README.read_text(encoding="utf-8"))
+    assert len(marked) == 1, "README.md: mark the researcher session once"
+    blocks = FENCE.findall(marked[0])
+    shell = "\n".join(code for lang, code in blocks if lang == "sh").replace("\\\n", " ")
+    commands = [line.strip() for line in shell.splitlines()]
+    python = "\n".join(code for lang, code in blocks if lang == "python")
+    return [c for c in commands if c and not c.startswith("#")], python
+
+
+@pytest.fixture(scope="module")
+def archive(demo_server: DemoServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("session") / "archive"
+    crawled = scrapy("crawl", "news", "-a", f"urls={demo_server.base_url}/",
+                     "-s", f"ARCHIVE_URI={root}", *FAST)  # fmt: skip
+    assert crawled.returncode == 0, crawled.stderr[-3000:]
+    return root
+
+
+def test_the_readme_session_runs_as_written(archive: Path, tmp_path: Path) -> None:
+    commands, python = session_blocks()
+    assert [shlex.split(c)[:3] for c in commands] == [
+        ["scrapy", "corpus", "ls"], ["scrapy", "corpus", "get"], ["scrapy", "corpus", "export"],
+    ]  # fmt: skip
+    outputs = []
+    for command in commands:
+        argv = [arg.replace(README_ARCHIVE, str(archive)) for arg in shlex.split(command)]
+        done = subprocess.run([sys.executable, "-m", *argv], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
+        assert done.returncode == 0, (command, done.stdout, done.stderr[-3000:])
+        assert "Traceback" not in done.stderr, command
+        outputs.append(done.stdout)
+    assert "complete" in outputs[0]  # ls saw the crawl's run
+    assert "1 matching record(s)" in outputs[1]  # the demo's one German article of November
+    assert (tmp_path / "dataset" / "README.md").is_file()  # the card
+
+    # The snippet as written, then what it left behind, from the same interpreter.
+    report = (
+        "\nimport json\n"
+        "print(json.dumps({'rows': len(frame), 'hits': hits.to_dict('records'),"
+        " 'pub_date': str(frame.pub_date.dtype)}, default=str))\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", python + report], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    table, result = ran.stdout.rsplit("\n", 2)[0], json.loads(ran.stdout.splitlines()[-1])
+    assert "pub_date" in table and "2026-11-06" in table  # DuckDB's .show() printed the count
+    assert result["rows"] == 1
+    (hit,) = result["hits"]
+    assert hit["pub_date"].startswith("2026-11-06") and hit["date"].endswith("+01:00")
+    assert re.fullmatch(r"[0-9a-f]{32}", hit["record_id"])
