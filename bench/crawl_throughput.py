@@ -1,11 +1,23 @@
-"""Crawl throughput and memory, side by side in one run (issue #7).
+"""Crawl throughput and memory, side by side in one run (issues #7, #15).
 
-    python bench/crawl_throughput.py [--pages 3000] [--repeat 3] [--growth]
+    python bench/crawl_throughput.py [--pages 3000] [--repeat 3] [--growth] [--synthetic]
+    python bench/crawl_throughput.py --profile full.pstats   # cProfile of the crawl process
 
 A lean page server in its own process (asyncio, responses built once: ~0.05 ms CPU a page)
-serves N realistic pages (the extraction fixtures and demo articles under distinct URLs,
-listed in /sitemap.xml) on 127.0.0.1. Each page's payload is made unique by a trailing comment,
-as on a real news site, so WARC deduplication writes full response records, not revisits.
+serves N pages listed in /sitemap.xml on 127.0.0.1. By default they are the real news pages of
+../shared/newsbench (169 pages of 118 publishers, ~330 KB each, read from there, never copied),
+each at its original path (repetition k > 0 under /r<k>/), with its own links: a link to the
+page's own site (https://www.publisher.tld/...) is pointed at this server, as the site it was
+on, so the ~100 in-site links of a real page reach the crawler's link handling. Links keep no
+repetition prefix (but a page's links to itself, canonical and og:url, point at its own
+repetition, else it would be an unchanged copy of the first), so every repetition links to the
+same site-wide URLs (12,220 distinct ones), as the navigation of a real site does. What is not
+one of our pages gets a small 404 page: a real site would serve real section and article pages
+there, but we have no such pages, and a 404 costs the crawler its fetch and WARC record only
+(Scrapy drops non-2xx before the spider), so link following is measured without inventing
+pages. --synthetic serves the extraction fixtures and demo articles instead (few links; the
+bench of issue #7). Each page's payload is made unique by a trailing comment, as on a real
+news site, so WARC deduplication writes full response records, not revisits.
 Each mode then runs in a fresh process and reports pages/s, peak RSS, and CPU milliseconds per
 page of the main process (all its threads), of the extraction workers and of the server.
 "steady" CPU is measured between the 10th percentile page and the last page (start-up and
@@ -20,7 +32,11 @@ both vary from run to run (seen here: +-20% between two identical runs), so ever
 
 What the bench overrides in the project's settings (CRAWL_SETTINGS): politeness (no delays,
 no AutoThrottle, 32 requests in flight to the one site), loopback allowed, no age limit on
-sitemap entries, depth 1, LOG_LEVEL WARNING. Everything else is the project's own.
+sitemap entries, LOG_LEVEL WARNING, and DEPTH_LIMIT 1 (--depth-limit): the pages are listed in
+a sitemap (depth 0), so they are at the depth limit and their links are not followed, the case
+measured in issue #15; --depth-limit 2 follows them too (each once, 404 for those we lack;
+NEWS_MAX_PAGES_PER_DOMAIN, 10,000, then caps the one site's requests).
+Everything else is the project's own.
 """
 
 from __future__ import annotations
@@ -38,9 +54,12 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any, ClassVar
+from urllib.parse import unquote, urlsplit
+from xml.sax.saxutils import escape
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+NEWSBENCH = ROOT.parent / "shared" / "newsbench"
 
 MODES = ("bare", "naive", "full", "pool")
 CRAWL_SETTINGS = {
@@ -51,12 +70,54 @@ CRAWL_SETTINGS = {
     "CONCURRENT_REQUESTS_PER_DOMAIN": 32,
     "NEWS_ALLOWED_NETWORKS": ["127.0.0.0/8"],
     "NEWS_MAX_AGE_DAYS": 0,
-    "DEPTH_LIMIT": 1,
 }
 
 
+def real_corpus(base: str) -> list[tuple[str, bytes]]:
+    """The newsbench pages as (original path, body), their own site's absolute links pointed
+    at `base` (with and without www., http, https and scheme-relative)."""
+    import gzip
+
+    pages = []
+    for line in (NEWSBENCH / "pages.jsonl").read_text(encoding="utf-8").splitlines():
+        meta = json.loads(line)
+        body = gzip.decompress((NEWSBENCH / "html" / f"{meta['id']}.html.gz").read_bytes())
+        parts = urlsplit(meta["url"])
+        site = (parts.hostname or "").removeprefix("www.")
+        for host in (f"www.{site}", site):
+            for scheme in ("https://", "http://", "//"):
+                body = body.replace(f"{scheme}{host}".encode(), base.encode())
+        pages.append((parts.path or "/", body))
+    return pages
+
+
+def page_path(real: list[tuple[str, bytes]], number: int) -> str:
+    """Where page `number` is served: the n-th real page's path, under /r<k>/ from k = 1."""
+    path = real[number % len(real)][0]
+    repetition = number // len(real)
+    return path if repetition == 0 else f"/r{repetition}{path}"
+
+
+def page_body(bodies: list[bytes], number: int) -> bytes:
+    """Page `number`'s payload: unique, so WARC deduplication writes a full record."""
+    return bodies[number % len(bodies)] + f"\n<!-- page {number} -->\n".encode()
+
+
+def real_body(real: list[tuple[str, bytes]], base: str, number: int) -> bytes:
+    """A real page's payload, its links to itself (canonical, og:url, share links) pointing at
+    its repetition: else every repetition would be the first one's article, unchanged, and
+    the spider would not store it again."""
+    (path, body), repetition = real[number % len(real)], number // len(real)
+    body += f"\n<!-- page {number} -->\n".encode()
+    for quote in ('"', "'") if repetition else ():
+        body = body.replace(
+            f"{base}{path}{quote}".encode(), f"{base}/r{repetition}{path}{quote}".encode()
+        )
+    return body
+
+
 def corpus() -> list[bytes]:
-    """Article pages to serve, round robin."""
+    """Synthetic article pages to serve, round robin."""
     fixtures = json.loads((ROOT / "tests/fixtures/extraction/expected.json").read_text())
     pages = [
         (ROOT / "tests/fixtures/extraction" / e["file"]).read_bytes()
@@ -72,12 +133,14 @@ def corpus() -> list[bytes]:
     return pages
 
 
-def serve(port_queue: Any, pages: int) -> None:
+def serve(port_queue: Any, pages: int, synthetic: bool) -> None:
     """A lean HTTP/1.1 keep-alive server (asyncio streams, responses built once): it should
     cost the machine far less CPU per page than the crawler it feeds, as a real site does.
     http.server parses every request's headers with the email package, which on 2 cores
     took CPU from the crawler under test."""
-    bodies = corpus()
+    bodies = corpus() if synthetic else []
+    real: list[tuple[str, bytes]] = []
+    numbers: dict[str, int] = {}  # real mode: unquoted path -> page number
 
     def response(status: str, ctype: str, body: bytes) -> bytes:
         head = f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n\r\n"
@@ -85,22 +148,34 @@ def serve(port_queue: Any, pages: int) -> None:
 
     cache: dict[str, bytes] = {}
 
+    def page_url(base: str, number: int) -> str:
+        return f"{base}/p/{number}/" if synthetic else base + page_path(real, number)
+
     def answer(path: str, base: str) -> bytes:
-        if path.startswith("/p/"):
+        if synthetic and path.startswith("/p/"):
             number = int(path.split("/")[2])
-            body = bodies[number % len(bodies)] + f"\n<!-- page {number} -->\n".encode()
-            return response("200 OK", "text/html; charset=utf-8", body)
+            return response("200 OK", "text/html; charset=utf-8", page_body(bodies, number))
+        if not synthetic and not real:
+            real.extend(real_corpus(base))
+            numbers.update({unquote(page_path(real, n)): n for n in range(pages)})
+        number = numbers.get(unquote(path.split("?", 1)[0]))
+        if number is not None:
+            return response("200 OK", "text/html; charset=utf-8", real_body(real, base, number))
         if path not in cache:
             if path.startswith("/sitemap.xml"):
                 count = int(path.partition("?n=")[2] or pages)
-                urls = "".join(f"<url><loc>{base}/p/{i}/</loc></url>" for i in range(count))
+                urls = "".join(
+                    f"<url><loc>{escape(page_url(base, i))}</loc></url>" for i in range(count)
+                )
                 xml = ('<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/'
                        f'sitemap/0.9">{urls}</urlset>')  # fmt: skip
                 cache[path] = response("200 OK", "application/xml", xml.encode())
             elif path == "/robots.txt":
                 cache[path] = response("200 OK", "text/plain", b"User-agent: *\nDisallow:\n")
             else:
-                cache[path] = response("404 Not Found", "text/plain", b"not found")
+                cache[path] = response(
+                    "404 Not Found", "text/html", b"<html><body><h1>Not found</h1></body></html>"
+                )
         return cache[path]
 
     async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -194,9 +269,16 @@ class CpuMeter:
 
 
 def run_mode(
-    mode: str, base: str, pages: int, processes: int | None, overrides: dict[str, str]
+    mode: str,
+    base: str,
+    pages: int,
+    processes: int | None,
+    overrides: dict[str, str],
+    synthetic: bool = False,
+    profile: str | None = None,
 ) -> dict[str, Any]:
-    """Inside a fresh process: one mode, timed from start to close."""
+    """Inside a fresh process: one mode, timed from start to close (under cProfile, its
+    stats saved to `profile`, when given)."""
     import scrapy
     from scrapy.crawler import CrawlerProcess
     from scrapy.utils.project import get_project_settings
@@ -208,13 +290,15 @@ def run_mode(
 
         from crawler.extract.pool import ExtractionPool
 
-        bodies = corpus()
+        real = [] if synthetic else real_corpus(base)
+        bodies = corpus() if synthetic else []
+        urls = [f"{base}/p/{i}/" if synthetic else base + page_path(real, i) for i in range(pages)]
         pool = ExtractionPool(processes)
         meter = CpuMeter(0)
 
         async def one(i: int) -> None:
-            page = bodies[i % len(bodies)] + f"\n<!-- page {i} -->\n".encode()
-            await pool.extract(page.decode("utf-8", "replace"), f"{base}/p/{i}/")
+            page = page_body(bodies, i) if synthetic else real_body(real, base, i)
+            await pool.extract(page.decode("utf-8", "replace"), urls[i])
             meter.page_done()
 
         async def all_pages() -> None:
@@ -263,30 +347,55 @@ def run_mode(
     settings.set("ARCHIVE_URI", archive, priority="cmdline")
     process = CrawlerProcess(settings)
     crawler = process.create_crawler("news" if mode == "full" else BenchSpider)
+
+    def received(response: Any) -> None:
+        """Counts the served pages, not robots.txt, the sitemap or the 404s of dead links."""
+        if response.status == 200 and response.url != start and "/robots.txt" not in response.url:
+            meter.page_done()
+
+    start = f"{base}/sitemap.xml?n={pages}"
     # Connected before the spider's own handlers: the last snapshot is taken while the
     # extraction workers still live, once every page has gone through the pipelines.
-    crawler.signals.connect(meter.page_done, signal=scrapy.signals.response_received)
+    crawler.signals.connect(received, signal=scrapy.signals.response_received)
     crawler.signals.connect(meter.finish, signal=scrapy.signals.spider_idle)
     if mode == "full":
         process.crawl(crawler, urls=f"{base}/sitemap.xml?n={pages}")
     else:
         process.crawl(crawler)
     started = time.perf_counter()
-    process.start()
+    if profile:
+        import cProfile
+
+        with cProfile.Profile() as profiler:
+            process.start()
+        profiler.dump_stats(profile)
+    else:
+        process.start()
     seconds = time.perf_counter() - started
     stats = crawler.stats.get_stats()
-    fetched = stats.get("response_received_count", 0) - 1  # minus the sitemap
     own, child = peak_rss_mb()
-    return {"pages": fetched, "seconds": seconds, "rss_mb": own, "child_mb": child,
-            "articles": stats.get("news/articles"), **meter.results()}  # fmt: skip
+    return {"pages": meter.pages, "seconds": seconds, "rss_mb": own, "child_mb": child,
+            "articles": stats.get("news/articles"),
+            "other_responses": stats.get("response_received_count", 0) - meter.pages,
+            **meter.results()}  # fmt: skip
 
 
 def measure(
-    mode: str, base: str, pages: int, processes: int | None, overrides: list[str]
+    mode: str,
+    base: str,
+    pages: int,
+    processes: int | None,
+    overrides: list[str],
+    synthetic: bool = False,
+    profile: str | None = None,
 ) -> dict[str, Any]:
     command = [sys.executable, __file__, "--run", mode, "--base", base, "--pages", str(pages)]
     if processes is not None:
         command += ["--processes", str(processes)]
+    if synthetic:
+        command.append("--synthetic")
+    if profile:
+        command += ["--profile", profile]
     for item in overrides:
         command += ["--set", item]
     out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
@@ -295,6 +404,24 @@ def measure(
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result["pages_per_s"] = result["pages"] / result["seconds"]
     return result
+
+
+def cpu_pages_per_s(result: dict[str, Any]) -> float | None:
+    """Pages per CPU-second of the crawl process and its workers (steady state)."""
+    if "main_ms" not in result:
+        return None
+    return 1000 / (result["main_ms"] + result["workers_ms"])
+
+
+def print_profile(path: str, result: dict[str, Any], top: int = 30) -> None:
+    """The crawl process's top costs: own time, then cumulative time."""
+    import pstats
+
+    print(f"full: {result['pages']} pages, {result['pages_per_s']:.1f} pages/s, main CPU "
+          f"{ms(result, 'main_ms')} ms/page steady (profiled: slower than unprofiled)")  # fmt: skip
+    stats = pstats.Stats(path)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
 
 
 def ms(result: dict[str, Any], key: str) -> str:
@@ -314,25 +441,45 @@ def main(argv: list[str] | None = None) -> int:
         "--set", action="append", default=[], metavar="NAME=VALUE",
         help="override a project setting in every mode, e.g. CONCURRENT_ITEMS=10 (repeatable)",
     )  # fmt: skip
+    parser.add_argument("--synthetic", action="store_true", help="issue #7's few-link pages")
+    parser.add_argument(
+        "--depth-limit", type=int, default=1,
+        help="DEPTH_LIMIT (1: the pages are at the limit; 2: their links are followed too)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--profile", metavar="PATH",
+        help="only run `full` once under cProfile (the crawl process), save its stats to PATH "
+        "and print its top costs",
+    )  # fmt: skip
     parser.add_argument("--run", help=argparse.SUPPRESS)
     parser.add_argument("--base", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    settings = [f"DEPTH_LIMIT={args.depth_limit}", *args.set]
     if args.run:
-        overrides = dict(item.split("=", 1) for item in args.set)
-        print(json.dumps(run_mode(args.run, args.base, args.pages, args.processes, overrides)))
+        overrides = dict(item.split("=", 1) for item in settings)
+        result = run_mode(args.run, args.base, args.pages, args.processes, overrides,
+                          args.synthetic, args.profile)  # fmt: skip
+        print(json.dumps(result))
         return 0
     ports: Any = multiprocessing.Queue()
-    server = multiprocessing.Process(target=serve, args=(ports, max(args.pages, 20000)),
-                                     daemon=True)  # fmt: skip
+    server = multiprocessing.Process(
+        target=serve, args=(ports, max(args.pages, 20000), args.synthetic), daemon=True
+    )
     server.start()
     base = f"http://127.0.0.1:{ports.get(timeout=30)}"
     try:
+        if args.profile:
+            result = measure("full", base, args.pages, args.processes, settings,
+                             args.synthetic, args.profile)  # fmt: skip
+            print_profile(args.profile, result)
+            return 0
         modes = [m for m in args.modes.split(",") if m]
         runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
         for _round in range(args.repeat):  # modes interleaved: a slow spell hits them all
             for mode in modes:
                 before = process_cpu(server.pid)
-                result = measure(mode, base, args.pages, args.processes, args.set)
+                result = measure(mode, base, args.pages, args.processes, settings,
+                                 args.synthetic)  # fmt: skip
                 result["server_ms"] = 1000 * (process_cpu(server.pid) - before) / args.pages
                 runs[mode].append(result)
         # the fastest round of each mode, as timeit does: noise only ever slows a run down
@@ -359,7 +506,18 @@ def main(argv: list[str] | None = None) -> int:
         if {"full", "bare", "pool"} <= results.keys():
             full = results["full"]["pages_per_s"]
             ceiling = min(results["bare"]["pages_per_s"], results["pool"]["pages_per_s"])
-            print(f"full / min(bare, pool) = {full / ceiling:.0%} (target >= 85%)")
+            print(f"full / min(bare, pool) = {full / ceiling:.0%}; 85% of min(bare, pool) = "
+                  f"{0.85 * ceiling:.1f} pages/s")  # fmt: skip
+        if {"full", "pool"} <= results.keys():
+            per_cpu = {mode: cpu_pages_per_s(results[mode]) for mode in ("full", "pool")}
+            if all(per_cpu.values()):
+                print(f"pages per CPU-second (main + workers, steady): full {per_cpu['full']:.1f}, "
+                      f"pool {per_cpu['pool']:.1f}: full = {per_cpu['full'] / per_cpu['pool']:.0%} "
+                      "of pool (target >= 70%)")  # fmt: skip
+        if "full" in results:
+            r = results["full"]
+            print(f"full: {r['articles']} articles stored, {r['other_responses']} other "
+                  "responses (robots.txt, sitemap, followed links)")  # fmt: skip
         if "full" in results:
             print(
                 f"full peak RSS = {results['full']['rss_mb']:.0f} MB main process "
@@ -367,7 +525,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         if args.growth:
             small, large = (
-                measure("full", base, n, args.processes, args.set) for n in (5000, 20000)
+                measure("full", base, n, args.processes, settings, args.synthetic)
+                for n in (5000, 20000)
             )
             growth = large["rss_mb"] / small["rss_mb"] - 1
             print(

@@ -1,4 +1,4 @@
-"""The seen-store in Redis, for distributed crawls (REDIS_URL): crawler.seen.SeenStore's
+"""The seen-store in Redis, for distributed crawls (REDIS_URL): crawler.seen.Seen's
 interface, shared by every worker and kept across crawls, under `<prefix>:seen:<spider>:`:
 
     articles    hash: canonical URL -> JSON {run_id, last_seen, etag, last_modified, text_digest}
@@ -40,6 +40,17 @@ class RedisSeenStore:
 
     def has_article(self, url: str) -> bool:
         return bool(self.server.hexists(self.articles, url))
+
+    def seen_articles(self, urls: list[str]) -> set[str]:
+        """One round trip for all of them (a pipeline of HEXISTS: the articles are a hash,
+        which has no multi-field membership command)."""
+        if not urls:
+            return set()
+        with self.server.pipeline(transaction=False) as pipe:
+            for url in urls:
+                pipe.hexists(self.articles, url)
+            answers = pipe.execute()
+        return {url for url, seen in zip(urls, answers, strict=True) if seen}
 
     def article_validators(self, url: str) -> tuple[str | None, str | None]:
         raw = self.server.hget(self.articles, url)

@@ -1,8 +1,11 @@
 """Per-run indexes: CDXJ (pywb / cdxj-indexer format) and WACZ packages. The payload-digest
 index used for revisit records: pipelines.payloads.
 
-The CDXJ index is written by cdxj-indexer itself, so what we publish is exactly what pywb and
-other tools compute; WACZ packages are made by py-wacz, with our text records as pages.jsonl.
+The CDXJ index is cdxj-indexer's: a live crawl hands it each record as it is written
+(`RunIndexLines`, its field rules and its external sort), so closing a run does not read its
+WARCs again; a killed run's WARCs are read by it in full (`write_cdxj`). Either way what we
+publish is what pywb and other tools compute. WACZ packages are made by py-wacz, with our text
+records as pages.jsonl.
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.recordloader import ArcWarcRecord, ArcWarcRecordLoader
 
 import crawler.encodings  # noqa: F401  warcio reads br records with Google's brotli (#13)
 
 with warnings.catch_warnings():  # cdxj-indexer's py3amf still imports pkg_resources
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
-    from cdxj_indexer.main import write_cdx_index
+    from cdxj_indexer.main import CDXJIndexer, SortingWriter, write_cdx_index
 
 if TYPE_CHECKING:
     from pipelines.run import Run
@@ -41,16 +45,90 @@ def write_cdxj(warcs: Iterable[Path], out: Path) -> Path:
         out.write_text("", encoding="utf-8")
         return out
     tmp = out.with_name(out.name + ".tmp")
-    write_cdx_index(str(tmp), paths, {"sort": True, "dir_root": str(Path(paths[0]).parent)})
-    tmp.replace(out)
+    try:
+        write_cdx_index(str(tmp), paths, {"sort": True, "dir_root": str(Path(paths[0]).parent)})
+        tmp.replace(out)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # a full disk: free what the partial index took
+        raise
     return out
 
 
-def write_run_index(run: Run, warcs: Iterable[Path]) -> Path:
-    """The run's `indexes/index.cdxj` from its WARCs, persisted (listed in its manifest, and
-    uploaded where the store uploads) with its line count."""
+class RecordPlace:
+    """Where a record was written: what cdxj-indexer asks its ArchiveIterator for."""
+
+    def __init__(self, offset: int, length: int) -> None:
+        self.offset, self.length = offset, length
+
+    def get_record_offset(self) -> int:
+        return self.offset
+
+    def get_record_length(self) -> int:
+        return self.length
+
+
+class RunIndexLines:
+    """The run's CDXJ lines, made as each record is written, by cdxj-indexer's own rules: its
+    indexer reads the record's headers as a reader parses them from the file (the bytes that
+    were written, the payload left out), and its sorting writer sorts the lines, spilling to
+    temporary files past 32 MB, so memory stays flat. Written by one thread."""
+
+    def __init__(self) -> None:
+        self._indexer = CDXJIndexer(None, [])
+        self._loader = ArcWarcRecordLoader(verify_http=False, arc2warc=True)  # as ArchiveIterator
+        self._lines = SortingWriter(None)
+        self.files: set[str] = set()  # WARC file names whose records were added
+        self.complete = True  # False once a file was cut back (salvage): read the WARCs instead
+
+    def add(self, record: ArcWarcRecord, filename: str, offset: int, length: int) -> None:
+        """A record just written whole to `filename` at `offset` (`length` bytes, gzipped)."""
+        self.files.add(filename)
+        if record.rec_type not in self._indexer.include_records:
+            return  # warcinfo, request, conversion: never indexed (the cheap test first)
+        head = record.rec_headers.to_bytes(encoding="utf-8")  # as warcio writes them
+        if record.http_headers is not None:
+            head += record.http_headers.headers_buff or b""
+        as_read = self._loader.parse_record_stream(io.BytesIO(head), known_format="warc")
+        if self._indexer.filter_record(as_read):
+            self._indexer.curr_filename = filename
+            place = RecordPlace(offset, length)
+            self._indexer.process_index_entry(place, as_read, filename, self._lines)
+
+    def add_warc(self, path: Path) -> None:
+        """A WARC this process did not write (an earlier process of a rerun with the same
+        run id), read in full as cdxj-indexer does."""
+        with path.open("rb") as handle:
+            self._indexer.process_one(handle, self._lines, path.name)
+        self.files.add(path.name)
+
+    def write(self, warcs: Iterable[Path], out: Path) -> Path:
+        """The sorted index of `warcs` (all in one folder), as `write_cdxj` would write it."""
+        paths = sorted(warcs)
+        if not self.complete or not self.files <= {p.name for p in paths}:
+            return write_cdxj(paths, out)  # a file was cut or left open: what is there counts
+        for path in paths:
+            if path.name not in self.files:
+                self.add_warc(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".tmp")
+        try:
+            with tmp.open("w", encoding="utf-8") as handle:
+                self._lines.out = handle
+                self._lines.flush()
+            tmp.replace(out)
+        except OSError:
+            tmp.unlink(missing_ok=True)  # a full disk: free what the partial index took
+            raise
+        return out
+
+
+def write_run_index(run: Run, warcs: Iterable[Path], lines: RunIndexLines | None = None) -> Path:
+    """The run's `indexes/index.cdxj` from its WARCs (from `lines` made while they were
+    written, else read from the files), persisted (listed in its manifest, and uploaded where
+    the store uploads) with its line count."""
     key = run.key("indexes", CDXJ_NAME)
-    index = write_cdxj(warcs, run.store.local_path(key))
+    out = run.store.local_path(key)
+    index = write_cdxj(warcs, out) if lines is None else lines.write(warcs, out)
     with index.open(encoding="utf-8") as handle:
         run.persist(key, index, sum(1 for _ in handle))
     return index
@@ -85,7 +163,7 @@ def pages_jsonl(records: Iterable[dict[str, Any]], out: Path) -> Path:
 def write_run_wacz(run_dir: Path) -> Path:
     """`<run_dir>/<run_id>.wacz` from the run's finished WARCs and text records, with copies of
     the original responses its revisit records refer to in earlier runs: a WACZ replays alone."""
-    from crawler.corpus.catalog import MANIFEST_NAME, current_text_folder
+    from corpus.catalog import MANIFEST_NAME, current_text_folder
     from pipelines.text import read_text_records
 
     warcs = sorted((run_dir / "warc").glob("*.warc.gz"))

@@ -2,8 +2,11 @@
 
 An extension on the `response_downloaded` signal: there the body is still as the server sent
 it (before HttpCompressionMiddleware decodes it), and robots.txt, redirects, errors, feeds and
-sitemaps pass too, not only the pages that become articles. Where each response landed is put
-into `request.meta` for the spider (see crawler.items.CAPTURE_META_KEY).
+sitemaps pass too, not only the pages that become articles. The reactor builds the records;
+one thread digests, compresses and writes them, and makes the CDXJ lines (pipelines.warc_writer).
+Where each response landed is put into `request.meta` for the spider (see
+crawler.items.CAPTURE_META_KEY). A failed write (a full disk) stops the crawl
+(pipelines.storage.storage_failed); the file ends on its last whole record.
 """
 
 from __future__ import annotations
@@ -13,30 +16,38 @@ import json
 import logging
 import socket
 from base64 import b32encode
-from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from http.client import responses as http_reasons
 from importlib.metadata import version
 from io import BytesIO
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
+from warcio.recordbuilder import RecordBuilder
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
-from warcio.warcwriter import WARCWriter
 
-from crawler.distributed import file_name_tag, redis_enabled
+from crawler.distributed import file_name_tag
 from crawler.items import CAPTURE_META_KEY, Article
 from crawler.rawcapture import RAW_HEAD_META_KEY, RawHead
 from pipelines.index import write_run_index, write_run_wacz
-from pipelines.payloads import Original, PayloadIndex
+from pipelines.payloads import Original, open_payload_index
 from pipelines.rotating import RotatingFile, RotationLimits
 from pipelines.run import run_for
-from pipelines.storage import safe_segment
+from pipelines.storage import STORAGE_ERRORS, safe_segment, storage_broken, storage_failed
+from pipelines.warc_writer import (
+    CapturePointer,
+    Placement,
+    ReactorMailbox,
+    WarcWriterThread,
+    WriteJob,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -140,24 +151,30 @@ class WarcCaptureExtension:
         self.host = safe_segment(socket.gethostname())  # warcinfo hostname
         # last part of every WARC name: the host, or the worker id (<host>-<pid>) when distributed
         self.name_tag = safe_segment(file_name_tag(settings) or socket.gethostname())
-        self.writer: WARCWriter | None = None
-        self.warcinfo_id: str | None = None
-        self.files = RotatingFile(
-            self.run,
-            self._key,
-            RotationLimits(
-                max_bytes=settings.getint("WARC_MAX_SIZE"),
-                max_age=settings.getfloat("WARC_MAX_AGE"),
-            ),
-            on_open=self._start_file,
-            on_close=self._finished_file,
-        )
+        self.records = RecordBuilder(warc_version="1.1")
         self.dedup = settings.getbool("WARC_DEDUP")
         self.wacz = settings.getbool("WACZ_ENABLED")
-        # distributed workers share no local disk: each keeps a private, temporary index
-        shared = None if redis_enabled(settings) else payload_index_path(crawler)
-        self.payloads = PayloadIndex(shared)
-        self.file_counts: Counter[str] = Counter()
+        # the archive's SQLite index, or with REDIS_URL the one the workers share in Redis
+        index_file = partial(payload_index_path, crawler)  # only called when it is used
+        self.payloads = open_payload_index(crawler, self.run.run_id, index_file)
+        # new payloads of captures still on their way to the disk: not in the payload index yet
+        self.unplaced: dict[str, tuple[Original, Placement]] = {}
+        self.mailbox = ReactorMailbox()  # what the writer thread reports
+        self.writer = WarcWriterThread(
+            RotatingFile(
+                self.run,
+                self._key,
+                RotationLimits(
+                    max_bytes=settings.getint("WARC_MAX_SIZE"),
+                    max_age=settings.getfloat("WARC_MAX_AGE"),
+                ),
+                on_close=self._finished_file,
+            ),
+            warcinfo=self.warcinfo,
+            report=self.mailbox.report,
+            on_written=self._written,
+            on_failed=self._write_failed,
+        )
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.response_downloaded, signal=signals.response_downloaded)
         crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
@@ -171,7 +188,7 @@ class WarcCaptureExtension:
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         return self.run.key("warc", f"{self.prefix}-{stamp}-{serial:05d}-{self.name_tag}.warc.gz")
 
-    def warcinfo(self) -> dict[str, str]:
+    def warcinfo(self, name: str = "") -> dict[str, str]:
         settings = self.crawler.settings
         return {
             "software": (
@@ -187,28 +204,44 @@ class WarcCaptureExtension:
             "redacted-request-headers": "Authorization, Proxy-Authorization, Cookie (removed)",
         }
 
-    def _start_file(self, handle: BinaryIO, name: str) -> None:
-        self.writer = WARCWriter(handle, gzip=True, warc_version="1.1")
-        record = self.writer.create_warcinfo_record(name, self.warcinfo())
-        self.warcinfo_id = record.rec_headers.get_header("WARC-Record-ID")
-        self._write(record)
+    # --- what the writer thread reports, run in the reactor
 
     def _finished_file(self, path: Path, captures: int) -> dict[str, int]:
+        """In the writer thread: a WARC file closed; its records by type, for the manifest."""
         logger.info("WARC closed: %s (%d captures)", path, captures)
-        self.crawler.stats.inc_value("archive/warc_files")
-        counts, self.file_counts = dict(self.file_counts), Counter()
-        return counts  # records by type, for the manifest
+        self.mailbox.report(self.crawler.stats.inc_value, "archive/warc_files")
+        return self.writer.take_file_counts()
 
-    def _count(self, rec_type: str) -> None:
-        self.file_counts[rec_type] += 1
-        self.crawler.stats.inc_value(f"archive/warc_records/{rec_type}")
+    def _written(self, job: WriteJob) -> None:
+        """A job written (counted, its new payload indexed), or not written (forgotten)."""
+        if job.payload is not None:
+            digest, original = job.payload
+            self.unplaced.pop(digest, None)
+            placement = job.placement
+            if job.written and placement is not None and not storage_broken(self.crawler):
+                here = replace(original, filename=placement.filename, offset=placement.offset)
+                try:
+                    self.payloads.add(digest, here)
+                except STORAGE_ERRORS as exc:
+                    storage_failed(self.crawler, payload_index_path(self.crawler), exc)
+        if job.written:
+            for record in job.records:
+                self.crawler.stats.inc_value(f"archive/warc_records/{record.rec_type}")
+
+    def _write_failed(self, path: Path | None, error: BaseException) -> None:
+        """Stop the crawl; the writer has cut the file back to its last whole record."""
+        storage_failed(self.crawler, path, error)
 
     def spider_opened(self) -> None:
         """Earlier runs' payloads, so unchanged pages become revisit records."""
         if not self.dedup:
             return
         spider_dir = self.run.store.local_root / self.run.spider
-        self.payloads.sync(sorted(spider_dir.glob("*/")), self.run.run_id)
+        try:
+            self.payloads.sync(sorted(spider_dir.glob("*/")), self.run.run_id)
+        except STORAGE_ERRORS as exc:
+            storage_failed(self.crawler, payload_index_path(self.crawler), exc)
+            return
         logger.info(
             "deduplicating against %d payloads of %d earlier runs (%d read from their CDXJ now)",
             len(self.payloads),
@@ -216,25 +249,37 @@ class WarcCaptureExtension:
             self.payloads.loaded_runs,
         )
 
-    def _write(self, record: Any) -> None:
-        self.writer.write_record(record)  # type: ignore[union-attr]
-        self._count(record.rec_type)
-
     def response_downloaded(self, response: Response, request: Request, spider: Spider) -> None:
+        self.mailbox.drain()
+        if storage_broken(self.crawler):
+            return  # the crawl is stopping: what is still in flight is not archived
+        try:
+            self.capture(response, request)
+        except STORAGE_ERRORS as exc:  # the payload index's disk
+            storage_failed(self.crawler, payload_index_path(self.crawler), exc)
+
+    def _original(self, digest: str) -> tuple[Original | None, Placement | None]:
+        """The first capture of a payload, and its placement while it is being written."""
+        if digest in self.unplaced:
+            return self.unplaced[digest]
+        return self.payloads.get(digest), None
+
+    def capture(self, response: Response, request: Request) -> None:
         fetched = datetime.now(UTC)
-        handle = self.files.stream()
-        assert self.writer is not None and self.warcinfo_id is not None
         uri, date = target_uri(response.url), warc_date(fetched)
-        common = {"WARC-Date": date, "WARC-Warcinfo-ID": self.warcinfo_id}
+        # the file's warcinfo id is set by the writer thread, which knows the file
+        common = {"WARC-Date": date, "WARC-Warcinfo-ID": ""}
         response_headers = dict(common)
         if response.ip_address is not None:
             response_headers["WARC-IP-Address"] = str(response.ip_address)
         body = response.body
         head = response_head(response, request.meta.pop(RAW_HEAD_META_KEY, None))
         digest = payload_digest(body)
-        original = self.payloads.get(digest) if self.dedup and response.status == 200 else None
+        original, original_placement = (
+            self._original(digest) if self.dedup and response.status == 200 else (None, None)
+        )
         if original is not None:
-            capture = self.writer.create_revisit_record(
+            capture = self.records.create_revisit_record(
                 uri, digest, original.uri, original.date,
                 http_headers=head, warc_headers_dict=response_headers,
             )  # fmt: skip
@@ -242,7 +287,7 @@ class WarcCaptureExtension:
                 capture.rec_headers.add_header("WARC-Refers-To", original.record_id)
             self.crawler.stats.inc_value("archive/revisit_bytes_saved", len(body))
         else:
-            capture = self.writer.create_warc_record(
+            capture = self.records.create_warc_record(
                 uri,
                 "response",
                 payload=BytesIO(body),
@@ -251,42 +296,51 @@ class WarcCaptureExtension:
                 warc_headers_dict={**response_headers, "WARC-Payload-Digest": digest},
             )
         record_id = capture.rec_headers.get_header("WARC-Record-ID")
-        offset = handle.tell()
-        here = Original(uri, date, record_id, self.run.run_id, self.files.name, offset)
+        placement = Placement()
+        here = Original(uri, date, record_id, self.run.run_id)
+        job = WriteJob([capture], placement)
         if original is None and response.status == 200 and body:
-            self.payloads.add(digest, here)
-        request_record = self.writer.create_warc_record(
-            uri,
-            "request",
-            payload=BytesIO(request.body),
-            length=len(request.body),
-            http_headers=request_head(request),
-            warc_headers_dict={**common, "WARC-Concurrent-To": record_id},
+            job.payload = (digest, here)
+            self.unplaced[digest] = (here, placement)
+        job.records.append(
+            self.records.create_warc_record(
+                uri,
+                "request",
+                payload=BytesIO(request.body),
+                length=len(request.body),
+                http_headers=request_head(request),
+                warc_headers_dict={**common, "WARC-Concurrent-To": record_id},
+            )
         )
-        self._write(capture)
-        self._write(request_record)
-        self.files.record_written()
         # Text and conversion records point at the record holding the payload: for a revisit,
         # the original response (in this run or an earlier one), the revisit's id kept beside.
-        holder = original if original is not None and original.filename else here
-        request.meta[CAPTURE_META_KEY] = {
+        holder, holder_placement = here, placement
+        if original is not None and (original.filename or original_placement is not None):
+            holder, holder_placement = original, original_placement
+        fields: dict[str, Any] = {
             "fetched_at": fetched.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "warc_run_id": holder.run_id,
-            "warc_filename": holder.filename,
             "warc_record_id": holder.record_id,
-            "warc_offset": holder.offset,
             "revisit_record_id": record_id if holder is not here else None,
         }
+        if holder_placement is None:  # an original already written
+            fields.update(warc_filename=holder.filename, warc_offset=holder.offset)
+        request.meta[CAPTURE_META_KEY] = CapturePointer(fields, holder_placement)
+        self.writer.submit(job)
 
     def item_scraped(self, item: object) -> None:
         """The article's text (WET-style conversion) and metadata, beside its capture."""
         if not isinstance(item, Article) or not item.warc_record_id:
             return
-        self.files.stream()
-        assert self.writer is not None and self.warcinfo_id is not None
+        self.mailbox.drain()
+        if storage_broken(self.crawler):
+            return
+        self.writer.submit(WriteJob(self.text_records(item)))
+
+    def text_records(self, item: Article) -> list[Any]:
         headers = {
             "WARC-Date": warc_date(datetime.now(UTC)),
-            "WARC-Warcinfo-ID": self.warcinfo_id,
+            "WARC-Warcinfo-ID": "",  # set by the writer thread
             "WARC-Refers-To": item.warc_record_id,
         }
         text = item.text.encode("utf-8")
@@ -295,11 +349,8 @@ class WarcCaptureExtension:
         # urn: target URIs (Browsertrix's "urn:text:" convention): replay tools index these
         # records too, and under the page's own URL they would be replayed instead of it.
         url = target_uri(item.url)
-        for rec_type, uri, payload, content_type in (
-            ("conversion", f"urn:text:{url}", text, "text/plain; charset=utf-8"),
-            ("metadata", f"urn:metadata:{url}", meta_bytes, "application/json"),
-        ):
-            record = self.writer.create_warc_record(
+        return [
+            self.records.create_warc_record(
                 uri,
                 rec_type,
                 payload=BytesIO(payload),
@@ -307,17 +358,31 @@ class WarcCaptureExtension:
                 warc_content_type=content_type,
                 warc_headers_dict=headers,
             )
-            self._write(record)
-        self.files.record_written()
+            for rec_type, uri, payload, content_type in (
+                ("conversion", f"urn:text:{url}", text, "text/plain; charset=utf-8"),
+                ("metadata", f"urn:metadata:{url}", meta_bytes, "application/json"),
+            )
+        ]
 
     def spider_closed(self) -> None:
-        self.files.close()
-        self.payloads.commit_run(self.run.run_id)  # its files are whole: its payloads count
-        self.payloads.close()
+        self.writer.close()  # what is queued is written, the last file closed
+        self.mailbox.drain()
+        try:
+            # After a failed write the cut file may lack a capture listed here: the next run
+            # reads this run's payloads from its CDXJ instead, as it does a killed run's.
+            if not storage_broken(self.crawler):
+                self.payloads.commit_run(self.run.run_id)  # its files are whole: they count
+        except STORAGE_ERRORS as exc:
+            storage_failed(self.crawler, payload_index_path(self.crawler), exc)
+        finally:
+            self.payloads.close()
         warc_dir = self.run.store.local_root / self.run.prefix / "warc"
         warcs = sorted(warc_dir.glob("*.warc.gz"))
-        write_run_index(self.run, warcs)
-        if self.wacz and warcs:
+        try:  # after a failed write too: a small file that makes the run replayable
+            write_run_index(self.run, warcs, self.writer.index)
+        except STORAGE_ERRORS as exc:
+            storage_failed(self.crawler, warc_dir.parent / "indexes", exc)
+        if self.wacz and warcs and not storage_broken(self.crawler):
             self.write_wacz()
 
     def write_wacz(self) -> None:

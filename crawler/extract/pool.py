@@ -5,7 +5,9 @@ parses the page again); run in Scrapy's reactor thread they stall every download
 Here an HTML page's body goes to one of `NEWS_EXTRACT_PROCESSES` worker processes (default: the
 machine's cores; 0 = in the reactor thread, as `scrapy extract` does), which rebuilds the
 response and returns everything the spider needs from it: the extraction, the feeds the page
-advertises and its in-site links. The reactor never decodes or parses the page. At most
+advertises and its in-site links, those already canonical, each once and capped
+(NEWS_MAX_LINKS_PER_PAGE), and none at all for a page at DEPTH_LIMIT, whose links would be
+dropped: the reactor never decodes or parses the page, nor canonicalises its links. At most
 `4 x processes` pages wait for a worker; the rest wait as responses in Scrapy's scraper slot,
 whose size limit (SCRAPER_SLOT_MAX_ACTIVE_SIZE) then pauses downloading: back-pressure, so
 memory stays flat when extraction is the bottleneck.
@@ -39,22 +41,39 @@ class PageResult:
 
     extraction: Extraction
     feeds: list[str]  # in-site feeds the page advertises
-    links: list[str]  # in-site followable links
+    links: list[str]  # in-site followable links, canonical, each once, at most the cap
+    links_over_cap: int = 0  # further links the page had beyond the cap
+
+
+@dataclass(frozen=True)
+class LinkRequest:
+    """Which of a page's links the spider wants: none for a page at DEPTH_LIMIT (`follow`
+    False: its feeds and links would be dropped by Scrapy's DepthMiddleware anyway)."""
+
+    domains: list[str]  # the spider's sites: links elsewhere are not followed
+    follow: bool = True
+    cap: int = 0  # NEWS_MAX_LINKS_PER_PAGE (0 = all)
 
 
 def read_page(
-    response: TextResponse, domains: list[str], *, fetched_at: str, min_chars: int
+    response: TextResponse, links: LinkRequest, *, fetched_at: str, min_chars: int
 ) -> PageResult:
     """Extract the page and find its feeds and links (in a worker, or inline), all from one
     parse (extraction prunes a copy, never this tree)."""
     tree = parse_html(response.text)
     if isinstance(tree, str):
         return PageResult(Extraction(None, tree), [], [])
-    base = discovery.base_url(tree, response.url)  # one look for <base href>, for both
-    feeds = [f for f in discovery.advertised_feeds(tree, base) if discovery.in_site(f, domains)]
-    links = discovery.html_links(tree, base, response.encoding, domains)
     extraction = extract_tree(tree, response.url, fetched_at=fetched_at, min_chars=min_chars)
-    return PageResult(extraction, feeds, links)
+    if not links.follow:
+        return PageResult(extraction, [], [])
+    base = discovery.base_url(tree, response.url)  # one look for <base href>, for both
+    feeds = [
+        f for f in discovery.advertised_feeds(tree, base) if discovery.in_site(f, links.domains)
+    ]
+    found, over_cap = discovery.followable_links(
+        tree, base, response.encoding, links.domains, links.cap
+    )
+    return PageResult(extraction, feeds, found, over_cap)
 
 
 def _start_worker(parent: int) -> None:
@@ -96,16 +115,16 @@ class ExtractionPool:
         return await self._run(_extract_call, html, url, options)
 
     async def read_page(
-        self, response: TextResponse, domains: list[str], *, fetched_at: str, min_chars: int
+        self, response: TextResponse, links: LinkRequest, *, fetched_at: str, min_chars: int
     ) -> PageResult:
         if self.processes <= 0:
-            return read_page(response, domains, fetched_at=fetched_at, min_chars=min_chars)
+            return read_page(response, links, fetched_at=fetched_at, min_chars=min_chars)
         # The body as bytes, undecoded: TextResponse takes its encoding from the body and the
         # Content-Type header alone, so the worker's rebuilt response decodes it the same way.
         content_type = response.headers.get(b"Content-Type")
         return await self._run(
             _read_page_call, type(response), response.url, response.body, content_type,
-            domains, fetched_at, min_chars,
+            links, fetched_at, min_chars,
         )  # fmt: skip
 
     async def _run(self, function: Any, *args: Any) -> Any:
@@ -129,10 +148,10 @@ def _read_page_call(
     url: str,
     body: bytes,
     content_type: bytes | None,
-    domains: list[str],
+    links: LinkRequest,
     fetched_at: str,
     min_chars: int,
 ) -> PageResult:
     headers = {b"Content-Type": content_type} if content_type is not None else None
     response = response_class(url=url, body=body, headers=headers)
-    return read_page(response, domains, fetched_at=fetched_at, min_chars=min_chars)
+    return read_page(response, links, fetched_at=fetched_at, min_chars=min_chars)
