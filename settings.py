@@ -40,14 +40,15 @@ DOWNLOADER_MIDDLEWARES = {
 # --- What the `news` spider follows -----------------------------------------------------------
 DEPTH_LIMIT = 3  # link hops followed from a seed page (0 = unlimited)
 DEPTH_PRIORITY = 1  # breadth-first: section pages before deep archives
-ADDONS = {"crawler.scheduler.SchedulerAddon": 0}  # the scheduler: with REDIS_URL set scrapy-redis's shared queue and dupefilter, else Scrapy's with its queue on disk in .state/ (memory stays flat however long the frontier)
+ADDONS = {"crawler.startup.StartupCheckAddon": -100, "crawler.scheduler.SchedulerAddon": 0}  # first the start-up check (a mistyped setting or unreadable size stops the run); then the scheduler: with REDIS_URL set scrapy-redis's shared queue and dupefilter, else Scrapy's with its queue on disk in .state/ (memory stays flat however long the frontier)
 SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"  # breadth-first on disk: the local queue in .state/, and with JOBDIR
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"  # breadth-first in memory
 NEWS_MIN_ARTICLE_CHARS = 400  # an extracted text shorter than this is not an article
 CONCURRENT_ITEMS = 4  # spider outputs (items, requests) of one response handled at once; Scrapy's 100 starts 100 asyncio tasks per response, ~15% of the reactor's CPU, for synchronous pipelines that gain nothing from it
 NEWS_EXTRACT_PROCESSES = None  # extraction worker processes (None = one per core; 0 = in the reactor thread)
 NEWS_MAX_AGE_DAYS = 30  # feed/sitemap entries dated older than this are not fetched (-a since= overrides; 0 = no limit)
-NEWS_MAX_PAGES_PER_DOMAIN = 0  # pages requested per site and run (0 = no limit)
+NEWS_MAX_PAGES_PER_DOMAIN = 10_000  # pages requested per site (host) and run; further ones only counted, news/skipped/domain_limit (0 = no limit: -s NEWS_MAX_PAGES_PER_DOMAIN=0)
+NEWS_MAX_LINKS_PER_PAGE = 500  # in-site links followed per page, in page order; further ones only counted, news/skipped/links_over_cap (0 = no limit)
 CLOSESPIDER_TIMEOUT = 0  # stop a run after this many seconds (0 = never); also CLOSESPIDER_ITEMCOUNT, CLOSESPIDER_PAGECOUNT
 
 # --- Archive ----------------------------------------------------------------------------------
@@ -70,6 +71,7 @@ EXTENSIONS = {
     "pipelines.warc.WarcCaptureExtension": 100,  # every response as received -> WARC
     "crawler.extensions.CrawlDelayExtension": 500,  # robots.txt Crawl-delay, after AutoThrottle
     "pipelines.manifest.RunManifestExtension": 900,  # manifest.json, last (after the writers)
+    "crawler.progress.CrawlProgress": 950,  # live progress line on a terminal (NEWS_PROGRESS)
 }
 
 # --- S3 archives (ARCHIVE_URI = s3://bucket/prefix); credentials come from boto3's chain only
@@ -100,4 +102,5 @@ CORPUS_DEDUP_SHINGLE_WORDS = 5  # words per shingle compared by near-duplicate d
 
 # --- Logging and encoding ---------------------------------------------------------------------
 LOG_LEVEL = "INFO"  # DEBUG lists every request
+NEWS_PROGRESS = "auto"  # live "pages · articles · queued · pages/s" line on stderr: auto = only when stderr is a terminal (never in cron logs or Scrapyd); True/False to force
 FEED_EXPORT_ENCODING = "utf-8"  # `-o` exports in UTF-8, not \u escapes

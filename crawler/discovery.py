@@ -16,7 +16,7 @@ import re
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -32,6 +32,8 @@ from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap
 from w3lib.html import strip_html5_whitespace
 from w3lib.url import safe_url_string
+
+from crawler.startup import ArgumentError
 
 NEWS_NS = "{http://www.google.com/schemas/sitemap-news/0.9}"
 
@@ -122,6 +124,33 @@ def parse_date(value: Any) -> datetime | None:
     except (ValueError, OverflowError):
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_iso_date(value: str) -> tuple[datetime, bool]:
+    """A date a person typed: strictly ISO 8601, a day (YYYY-MM-DD) or a time with an optional
+    offset (UTC without one); and whether it was a day. Feed dates are guessed (parse_date);
+    a person's typo must not be: it raises ValueError."""
+    text = value.strip()
+    parsed = datetime.fromisoformat(text)
+    try:
+        date.fromisoformat(text)
+        is_day = True
+    except ValueError:
+        is_day = False
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)), is_day
+
+
+def _window_bound(name: str, value: str) -> datetime:
+    """-a since/until: the first instant of `since`; the instant after `until` (after its last
+    day when it is a day, so the day is included)."""
+    try:
+        moment, is_day = parse_iso_date(value)
+    except ValueError as exc:
+        raise ArgumentError(
+            f"-a {name}={value!r}: not a date ({exc}); use YYYY-MM-DD or ISO 8601 with a time,"
+            " e.g. 2026-11-01T06:00+01:00"
+        ) from None
+    return moment + timedelta(days=1) if name == "until" and is_day else moment
 
 
 def _join(response: Response, href: str) -> str:
@@ -284,12 +313,18 @@ class DateWindow:
 
     @classmethod
     def build(cls, since: str | None, until: str | None, max_age_days: float) -> DateWindow:
-        start = parse_date(since) if since else None
+        """Raises ArgumentError for a since/until that is not a date, or since not before until."""
+        start = _window_bound("since", since) if since else None
         if start is None and max_age_days > 0:
             start = datetime.now(UTC) - timedelta(days=max_age_days)
-        end = parse_date(until) if until else None
-        if end is not None and until and len(until) <= 10:  # a day: include all of it
-            end += timedelta(days=1)
+        end = _window_bound("until", until) if until else None
+        if start is not None and end is not None and start >= end:
+            if since:
+                raise ArgumentError(f"-a since={since} is not before -a until={until}")
+            raise ArgumentError(
+                f"-a until={until} is older than NEWS_MAX_AGE_DAYS={max_age_days:g} days ago:"
+                " nothing could be fetched; give -a since= too"
+            )
         return cls(start, end)
 
     def allows(self, date: datetime | None) -> bool:
@@ -348,3 +383,18 @@ def html_links(root: Any, base: str, encoding: str, domains: list[str]) -> list[
         ):
             found[url] = None
     return list(found)
+
+
+def followable_links(
+    root: Any, base: str, encoding: str, domains: list[str], cap: int = 0
+) -> tuple[list[str], int]:
+    """:func:`html_links` as the spider requests them: canonical, each once, the first `cap`
+    of them (0 = all); and how many more the page had (counted as written, not canonicalised:
+    a page of 200,000 links must not cost 200,000 courlan calls)."""
+    links = html_links(root, base, encoding, domains)
+    kept: dict[str, None] = {}
+    for position, url in enumerate(links):
+        if cap and len(kept) >= cap:
+            return list(kept), len(links) - position
+        kept[canonical(url)] = None
+    return list(kept), 0

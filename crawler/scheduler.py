@@ -12,7 +12,9 @@ scheduler runs unchanged (resumable jobs). With REDIS_URL set the queue is in Re
 
 from __future__ import annotations
 
+import pickle
 import shutil
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,10 @@ from scrapy.utils.job import job_dir
 
 from crawler.distributed import SCHEDULER as REDIS_SCHEDULER
 from crawler.distributed import redis_enabled
+from pipelines.storage import STORAGE_ERRORS, storage_broken, storage_failed
+
+# What reading a queue record cut short by a full disk raises (queuelib ignores short writes).
+TORN_RECORD = (pickle.UnpicklingError, EOFError, struct.error, ValueError, *STORAGE_ERRORS)
 
 LOCAL_SCHEDULER = "crawler.scheduler.DiskQueueScheduler"
 
@@ -55,8 +61,36 @@ class DiskQueueScheduler(Scheduler):
             scheduler.dqdir = scheduler._dqdir(str(folder))
         return scheduler
 
+    # The frontier lives on the archive's disk: when that disk fails (full, read-only) the
+    # crawl is stopping (storage_failed) and the queue is never replayed, so a failed push
+    # keeps the request in memory and a torn record ends the disk queue, instead of an
+    # exception in the engine's task that left the spider closing forever.
+    def _dqpush(self, request: Any) -> bool:
+        if self.frontier is not None and storage_broken(self.crawler):
+            return False
+        try:
+            return super()._dqpush(request)
+        except STORAGE_ERRORS as error:
+            storage_failed(self.crawler, self.frontier, error)
+            return False
+
+    def _dqpop(self) -> Any:
+        try:
+            return super()._dqpop()
+        except TORN_RECORD as error:
+            if self.frontier is None:
+                raise  # JOBDIR: Scrapy's own queue, its own errors
+            if not storage_broken(self.crawler):
+                storage_failed(self.crawler, self.frontier, OSError(f"torn queue record: {error}"))
+            self.dqs = None  # the rest of the disk queue is unreadable; it is dropped
+            return None
+
     def close(self, reason: str) -> Any:
-        result = super().close(reason)
-        if self.frontier is not None:
-            shutil.rmtree(self.frontier, ignore_errors=True)
+        if self.frontier is None:
+            return super().close(reason)
+        try:  # the state Scrapy saves for a resumable JOBDIR: ours is deleted next
+            result = super().close(reason)
+        except STORAGE_ERRORS:
+            result = None
+        shutil.rmtree(self.frontier, ignore_errors=True)
         return result

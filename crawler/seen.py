@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
+
+# URLs per `seen_articles` query: far below SQLite's bound on a statement's variables (32,766)
+BATCH_SIZE = 500
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -43,6 +48,8 @@ class Seen(Protocol):
     """What the spider and crash repair need of a seen-store (SQLite or Redis)."""
 
     def has_article(self, url: str) -> bool: ...
+    # those of `urls` that are stored articles: one query (round trip) for a page's links
+    def seen_articles(self, urls: list[str]) -> set[str]: ...
     def article_validators(self, url: str) -> tuple[str | None, str | None]: ...
     def article_text_digest(self, url: str) -> str | None: ...
     def mark_article(
@@ -67,9 +74,14 @@ class Seen(Protocol):
 
 
 class SeenStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self, path: Path, on_write_error: Callable[[Path, Exception], None] | None = None
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        # a failed write (a full disk): told once (it stops the crawl), later writes skipped
+        self.on_write_error = on_write_error
+        self.writable = True
         # check_same_thread: Scrapy calls us from its reactor thread only
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
@@ -85,6 +97,15 @@ class SeenStore:
     def has_article(self, url: str) -> bool:
         row = self.db.execute("SELECT 1 FROM articles WHERE url = ?", (url,)).fetchone()
         return row is not None
+
+    def seen_articles(self, urls: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(urls), BATCH_SIZE):
+            batch = urls[start : start + BATCH_SIZE]
+            marks = ", ".join("?" * len(batch))
+            query = f"SELECT url FROM articles WHERE url IN ({marks})"  # placeholders only
+            found.update(row[0] for row in self.db.execute(query, batch))
+        return found
 
     def article_validators(self, url: str) -> tuple[str | None, str | None]:
         row = self.db.execute(
@@ -105,7 +126,7 @@ class SeenStore:
         text_digest: str | None = None,
     ) -> None:
         now = _now()
-        self.db.execute(
+        self._write(
             "INSERT INTO articles (url, run_id, first_seen, last_seen, etag, last_modified,"
             " text_digest) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET"
             " run_id = excluded.run_id, last_seen = excluded.last_seen, etag = excluded.etag,"
@@ -128,13 +149,24 @@ class SeenStore:
     ) -> None:
         if not etag and not last_modified:
             return
-        self.db.execute(
+        self._write(
             "INSERT INTO validators (url, etag, last_modified, checked, children)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET etag = excluded.etag,"
             " last_modified = excluded.last_modified, checked = excluded.checked,"
             " children = excluded.children",
             (url, etag, last_modified, _now(), json.dumps(children) if children else None),
         )
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        if not self.writable:
+            return
+        try:
+            self.db.execute(sql, params)
+        except sqlite3.Error as exc:
+            if self.on_write_error is None:
+                raise
+            self.on_write_error(self.path, exc)  # re-raises what is not the disk's error
+            self.writable = False
 
     def children(self, url: str) -> list[str]:
         """Child sitemaps a sitemap index listed when it was last fetched: an unchanged (304)
@@ -165,7 +197,9 @@ def open_seen_store(crawler: Any) -> Seen:
         from crawler.seen_redis import RedisSeenStore
 
         return RedisSeenStore.from_settings(crawler.settings, crawler.spidercls.name)
-    return SeenStore(seen_store_path(crawler))
+    from pipelines.storage import storage_failed
+
+    return SeenStore(seen_store_path(crawler), partial(storage_failed, crawler))
 
 
 def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:

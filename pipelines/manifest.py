@@ -4,6 +4,7 @@ Every file with its key, size, sha256 and record counts; the settings that shape
 software versions; start and end; pages, articles and errors by kind. A run folder without a
 manifest is visibly incomplete (still running, or not yet pushed to S3). A killed run gets
 its manifest from the next run's crash repair (pipelines.finish), marked `"killed": true`.
+The run's outcome (pipelines.outcome: the exit status of `scrapy crawl`) is in `"outcome"`.
 """
 
 from __future__ import annotations
@@ -21,13 +22,17 @@ from urllib.parse import urlsplit
 from scrapy import signals
 from scrapy.crawler import Crawler
 
+from crawler.distributed import redis_enabled, worker_id
 from crawler.items import Article
+from pipelines.outcome import STORAGE_FAILED, decide_outcome, storage_failure
 from pipelines.run import Run, run_for
 from pipelines.s3 import MANIFEST_NAME
+from pipelines.storage import STORAGE_ERRORS, storage_failed
 
 logger = logging.getLogger(__name__)
 
 FORMAT = "newsarchiver-manifest/1"
+MANIFEST_RESERVE = 64 * 1024  # bytes held for the manifest (~150 files listed)
 # Settings that change what a crawl fetches or how it stores it.
 RECORDED_SETTINGS = (
     "USER_AGENT", "ROBOTSTXT_OBEY", "DEPTH_LIMIT", "DOWNLOAD_DELAY", "AUTOTHROTTLE_ENABLED",
@@ -115,6 +120,26 @@ class ContentSummary:
         }
 
 
+SCOPE_SEEDS_LISTED = 1000  # seed URLs written into a manifest (the total is always given)
+
+
+def crawl_scope(spider: Any) -> dict[str, Any]:
+    """What the run was asked to fetch: its seeds (URLs and the files or -a they came from),
+    the sites it stayed on and its date window, for the dataset card and for re-running it."""
+    seeds = getattr(spider, "seeds", None) or []
+    sources = sorted({seed.source.rsplit(":", 1)[0] for seed in seeds if ":" in seed.source})
+    window = getattr(spider, "window", None)
+    return {
+        "seeds": [seed.url for seed in seeds[:SCOPE_SEEDS_LISTED]],
+        "seeds_total": len(seeds),
+        "seed_files": [s for s in sources if not s.startswith("urls[")],
+        "allowed_domains": list(getattr(spider, "allowed_domains", None) or []),
+        "since": window.since.isoformat() if window and window.since else None,
+        "until": window.until.isoformat() if window and window.until else None,
+        "refetch": getattr(spider, "refetch", None),
+    }
+
+
 def manifest_head(run: Run) -> dict[str, Any]:
     """The fields that name a run, first in every manifest (a finished or a killed run's)."""
     return {
@@ -126,15 +151,35 @@ def manifest_head(run: Run) -> dict[str, Any]:
     }
 
 
+def manifest_paths(run: Run) -> tuple[str, Path, Path]:
+    """The manifest's key, its local path, and the partial file it is written to first."""
+    key = run.key(None, MANIFEST_NAME)
+    path = run.store.local_path(key)
+    return key, path, path.with_name(path.name + ".tmp")
+
+
+def reserve_manifest_room(run: Run) -> None:
+    """Hold MANIFEST_RESERVE bytes of disk for the manifest from the run's start, so a run
+    that fills the disk can still say why it stopped (written over in place, see below)."""
+    _key, _path, partial = manifest_paths(run)
+    partial.write_bytes(b" " * MANIFEST_RESERVE)
+
+
 def write_manifest(run: Run, manifest: dict[str, Any]) -> tuple[str, Path]:
     """Write `<run>/manifest.json` atomically in the store's local folder (not uploaded:
     the caller decides, since a manifest goes to S3 only after every other file of its run).
     Returns its key and local path."""
-    key = run.key(None, MANIFEST_NAME)
-    path = run.store.local_path(key)
-    partial = path.with_name(path.name + ".tmp")
-    partial.write_text(json.dumps(manifest, indent=1, default=str) + "\n", encoding="utf-8")
-    partial.replace(path)
+    key, path, partial = manifest_paths(run)
+    data = (json.dumps(manifest, indent=1, default=str) + "\n").encode()
+    try:
+        # over the reserved room when there is one: a full disk has no new blocks to give
+        with partial.open("r+b" if partial.exists() else "wb") as handle:
+            handle.write(data)
+            handle.truncate()
+        partial.replace(path)
+    except OSError:
+        partial.unlink(missing_ok=True)  # a full disk: no half-written manifest left behind
+        raise
     return key, path
 
 
@@ -145,7 +190,14 @@ class RunManifestExtension:
         self.crawler = crawler
         self.content = ContentSummary()
         crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    def spider_opened(self) -> None:
+        try:
+            reserve_manifest_room(run_for(self.crawler))
+        except STORAGE_ERRORS as exc:  # the disk is full already: the writers would fail too
+            storage_failed(self.crawler, MANIFEST_NAME, exc)
 
     def item_scraped(self, item: Any) -> None:
         if isinstance(item, Article):  # stored by the pipelines: it counts
@@ -160,27 +212,43 @@ class RunManifestExtension:
         spooled = run.store.drain()  # uploads still running: wait, then list what failed
         settings = self.crawler.settings
         stats = self.crawler.stats.get_stats() if self.crawler.stats else {}
+        outcome = decide_outcome(reason, stats, spooled)
         manifest = {
             **manifest_head(run),
             "started_at": run.started_at,
             "finished_at": datetime.now(UTC).isoformat(),
             "finish_reason": reason,
             "complete": not spooled,
+            "outcome": outcome.as_dict(),
             "files": [
                 {**entry, "stored": "spool" if key in spooled else "archive"}
                 for key, entry in sorted(run.files.items())
             ],
             "stats": run_stats(stats),
             "content": self.content.as_dict(),
+            "scope": crawl_scope(self.crawler.spider),
             "settings": {name: settings.get(name) for name in RECORDED_SETTINGS},
             "software": software_versions(),
         }
+        if redis_enabled(settings):  # which distributed crawl and worker wrote the run
+            manifest["distributed"] = {
+                "crawl_id": settings.get("REDIS_CRAWL_ID") or "default",
+                "worker_id": worker_id(settings),
+            }
         if hasattr(run.store, "uploaded_bytes"):  # S3: what the uploads achieved
             manifest["upload"] = {
                 "bytes": run.store.uploaded_bytes,
                 "seconds": round(run.store.upload_seconds, 3),
             }
-        key, path = write_manifest(run, manifest)
+        outcome.record(self.crawler.stats)  # for `scrapy crawl`, even if the manifest fails
+        try:
+            key, path = write_manifest(run, manifest)
+        except OSError as exc:  # the disk is full (or gone): the run's status says so anyway
+            logger.error("could not write the manifest of run %s: %s", run.prefix, exc)
+            if outcome.exit_code != STORAGE_FAILED:  # else keep the first write's error
+                failed = storage_failure(f"could not write {MANIFEST_NAME}: {exc}")
+                failed.record(self.crawler.stats)
+            return
         if spooled:
             logger.error(
                 "run %s is incomplete in %s: %d file(s) wait in the spool %s; "
@@ -191,3 +259,7 @@ class RunManifestExtension:
         run.store.persist(key, path, "")
         if run.store.drain():
             logger.error("manifest upload failed; it waits in %s", path)
+            waiting = decide_outcome(reason, stats, [key])
+            waiting.record(self.crawler.stats)
+            # the spool's copy says so too, until `corpus push` marks it complete
+            write_manifest(run, {**manifest, "complete": False, "outcome": waiting.as_dict()})

@@ -8,20 +8,25 @@ no longer grows with the archive. This run's own payloads are kept apart until t
 cleanly; only then do they join the index. A killed run's records may have been cut by repair,
 so they join only through that run's repaired CDXJ. Runs whose folder is gone are forgotten.
 
-A distributed crawl (REDIS_URL) has no shared local disk. Each worker then keeps a private,
-temporary index and loads the runs it can see, as before.
+A distributed crawl (REDIS_URL) has no shared local disk: its workers share one index in Redis
+instead (pipelines.payloads_redis), with the same interface and the same rules.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
+from scrapy.crawler import Crawler
 from warcio.archiveiterator import ArchiveIterator
 
+from crawler.distributed import redis_enabled
 from pipelines.index import CDXJ_NAME, cdxj_entries
+from pipelines.storage import storage_error_text
 
 logger = logging.getLogger(__name__)
 
@@ -53,8 +58,8 @@ class PayloadIndex:
         try:
             self.db = self._open(path)
         except sqlite3.DatabaseError as exc:
-            if path is None:
-                raise
+            if path is None or storage_error_text(exc) is not None:
+                raise  # a full or read-only disk is not a damaged index: keep it
             # a cache, rebuilt from the runs' CDXJ: a damaged one (or a stray -wal beside a
             # deleted database) is set aside rather than stopping the crawl
             logger.warning("payload index %s unreadable (%s): rebuilding it", path, exc)
@@ -124,25 +129,15 @@ class PayloadIndex:
     def load_run(self, run_dir: Path) -> None:
         """Add the 200 responses of an earlier run (its indexes/index.cdxj and WARCs); a run
         without a CDXJ (still running, or killed and not repaired yet) is left for later."""
-        index = run_dir / "indexes" / CDXJ_NAME
-        if not index.is_file():
+        if not (run_dir / "indexes" / CDXJ_NAME).is_file():
             return
-        wanted: dict[tuple[str, int], str] = {}
-        for _key, _ts, fields in cdxj_entries(index):
-            digest = fields.get("digest")
-            if fields.get("status") == "200" and digest and digest not in self:
-                wanted[(fields["filename"], int(fields["offset"]))] = digest
         added = 0
         with self.db:  # one transaction per run
             self.db.execute("BEGIN")
-            for (filename, offset), digest in sorted(wanted.items()):
-                original = read_original(run_dir / "warc" / filename, offset)
-                if original is not None and digest not in self:
-                    at = replace(original, run_id=run_dir.name, filename=filename, offset=offset)
-                    self.db.execute(
-                        "INSERT INTO payloads VALUES (?, ?, ?, ?, ?, ?, ?)", _row(digest, at)
-                    )
-                    added += 1
+            for digest, at in run_originals(run_dir, self.__contains__):
+                self.db.execute("INSERT OR IGNORE INTO payloads VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                _row(digest, at))  # fmt: skip
+                added += 1
             self.db.execute("INSERT OR REPLACE INTO runs VALUES (?, ?)", (run_dir.name, added))
         self.loaded_runs += 1
 
@@ -157,6 +152,38 @@ class PayloadIndex:
 
     def close(self) -> None:
         self.db.close()
+
+
+def open_payload_index(crawler: Crawler, run_id: str, path: Callable[[], Path]) -> Any:
+    """Redis's index shared by the workers when REDIS_URL is set, else the archive's SQLite
+    file at `path()`. Both have PayloadIndex's interface."""
+    if redis_enabled(crawler.settings):
+        from pipelines.payloads_redis import RedisPayloadIndex
+
+        assert crawler.spidercls is not None
+        return RedisPayloadIndex.from_settings(crawler.settings, crawler.spidercls.name, run_id)
+    return PayloadIndex(path())
+
+
+def run_originals(
+    run_dir: Path, known: Callable[[str], bool]
+) -> Iterator[tuple[str, Original]]:
+    """The first capture of each payload of a run's 200 responses that `known` does not
+    hold yet, read from its indexes/index.cdxj and the WARC headers it points at."""
+    index = run_dir / "indexes" / CDXJ_NAME
+    if not index.is_file():
+        return
+    wanted: dict[tuple[str, int], str] = {}
+    for _key, _ts, fields in cdxj_entries(index):
+        digest = fields.get("digest")
+        if fields.get("status") == "200" and digest and not known(digest):
+            wanted[(fields["filename"], int(fields["offset"]))] = digest
+    given: set[str] = set()
+    for (filename, offset), digest in sorted(wanted.items()):
+        original = read_original(run_dir / "warc" / filename, offset)
+        if original is not None and digest not in given:
+            given.add(digest)
+            yield digest, replace(original, run_id=run_dir.name, filename=filename, offset=offset)
 
 
 def _row(digest: str, original: Original) -> tuple[object, ...]:

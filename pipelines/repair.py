@@ -24,6 +24,7 @@ from scrapy.crawler import Crawler
 from pipelines.finish import finish_killed_run
 from pipelines.rotating import OPEN_SUFFIX
 from pipelines.run import run_for
+from pipelines.storage import storage_error_text, storage_failed
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +152,10 @@ class OrphanRepairExtension:
                 continue
             try:
                 finished += finish_killed_run(store, folder.name, run_id) is not None
-            except Exception:  # a run we cannot read must not stop this crawl from starting
+            except Exception as exc:  # a run we cannot read must not stop this crawl starting
+                if storage_error_text(exc) is not None:  # a full disk does: nothing can be stored
+                    storage_failed(self.crawler, folder / run_id, exc)
+                    break
                 logger.exception("could not finish killed run %s/%s", folder.name, run_id)
         return finished
 

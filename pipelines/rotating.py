@@ -1,12 +1,15 @@
 """A series of archive files, each written as `<name>.open` and renamed to `<name>` when done.
 
 Shared by the WARC writer and the text shards: a reader (or an upload) never sees a file that
-is still being written, and a crash leaves a `.open` file that says so.
+is still being written, and a crash leaves a `.open` file that says so. A write that fails (a
+full disk) leaves the file to `salvage()`: cut back to its last whole record and closed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -15,6 +18,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from pipelines.run import Run
+
+logger = logging.getLogger(__name__)
 
 OPEN_SUFFIX = ".open"
 
@@ -52,6 +57,12 @@ class RotatingFile:
         self._handle: BinaryIO | None = None
         self._path: Path | None = None
         self._opened_at = 0.0
+        self._whole = 0  # the file's length after its last whole record
+
+    @property
+    def open_path(self) -> Path | None:
+        """The `.open` file being written, if any."""
+        return self._path.with_name(self._path.name + OPEN_SUFFIX) if self._path else None
 
     @property
     def name(self) -> str:
@@ -91,7 +102,7 @@ class RotatingFile:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             break
         self.key, self._path, self._handle = key, path, handle
-        self.records, self._opened_at = 0, time.monotonic()
+        self.records, self._opened_at, self._whole = 0, time.monotonic(), 0
         if self.on_open:
             self.on_open(handle, self.name)
 
@@ -100,17 +111,51 @@ class RotatingFile:
         assert self._handle is not None
         self._handle.flush()
         self.records += 1
+        self._whole = self._handle.tell()
 
     def close(self) -> Path | None:
-        """Finish the current file: flush, fsync, rename, hand to the store."""
+        """Finish the current file: flush, fsync, rename, hand to the store. On an OSError the
+        file stays open for `salvage()`."""
         handle, path, key = self._handle, self._path, self.key
         if handle is None or path is None or key is None:
             return None
-        self._handle = None
         handle.flush()
         os.fsync(handle.fileno())
+        self._handle = None
         handle.close()
         path.with_name(path.name + OPEN_SUFFIX).rename(path)
+        self._path = None
+        return self._finished(key, path)
+
+    def _finished(self, key: str, path: Path) -> Path:
         counts = self.on_close(path, self.records) if self.on_close else self.records
         self.run.persist(key, path, counts)
         return path
+
+    def salvage(self) -> Path | None:
+        """After a failed write: close the current file cut back to its last whole record and
+        renamed as `close()` does (crash repair's cut, which checks every gzip member), so what
+        it holds is kept and readable, and the torn bytes are freed at once. A file that cannot
+        be cut (the disk refuses even that) stays `.open`, for the next run's crash repair."""
+        from pipelines.repair import repair_open_file  # repair imports this module
+
+        handle, open_path, key = self._handle, self.open_path, self.key
+        self._handle = self._path = None
+        if open_path is None or key is None:
+            return None
+        if handle is not None:
+            with contextlib.suppress(OSError):  # what its buffer still held is what failed
+                handle.close()
+        try:
+            size = open_path.stat().st_size
+            os.truncate(open_path, self._whole)
+            repaired = repair_open_file(open_path)
+        except OSError as exc:
+            logger.warning("left for the next run's crash repair: %s (%s)", open_path, exc)
+            return None
+        if repaired is None or not repaired.kept_bytes:
+            logger.warning("removed %s: not one whole record in it", open_path)
+            return None
+        logger.warning("closed %s at its last whole record: kept %d bytes, dropped %d",
+                       repaired.path, repaired.kept_bytes, size - repaired.kept_bytes)  # fmt: skip
+        return self._finished(key, repaired.path)

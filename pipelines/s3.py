@@ -6,25 +6,35 @@ with boto3's transfer manager as soon as they close, then deleted locally once v
   S3_ENDPOINT_URL, else AWS.
 - Verified: every upload asks for a SHA-256 checksum, which S3 checks on receipt; afterwards
   the object's checksum (the composite one for multipart uploads) is compared with the file's.
-- Failures: boto3 retries each request; a failed upload is retried with backoff, and if it
-  still fails the file stays in the spool for the next run or `scrapy corpus push`. boto3's
-  transfer manager aborts a failed multipart upload, so no half-written object is left.
+- Failures, one path for all (no bucket, access denied, wrong credentials, network, a bad
+  checksum): boto3 retries each request; a failed upload is retried with backoff, and if it
+  still fails the file stays in the spool with one error line, for the next run or `scrapy
+  corpus push`. `upload()` never raises. After an error no later upload can get past (no
+  bucket, access denied, bad credentials) the store stops trying and spools the rest at once;
+  after a network error the next file is still tried. boto3's transfer manager aborts a
+  failed multipart upload, so no half-written object is left.
+- Push: each run's manifest goes up after its other files, rewritten on the way to say so
+  (`complete`, every file `stored: archive`, `pushed_at`, a `spooled` outcome made `ok`).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 import os
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
+import botocore.session
+from boto3.exceptions import Boto3Error
 from boto3.s3.transfer import TransferConfig
 from botocore import UNSIGNED
 from botocore.config import Config
@@ -36,6 +46,14 @@ logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
 DEFAULT_SPOOL = "~/.cache/newsarchiver/spool"
+# S3 error codes no retry can cure in this run: the bucket or the credentials are wrong
+# ("403": a HEAD request's access denied, which has no body to name the code)
+UNUSABLE_CODES = frozenset({
+    "NoSuchBucket", "InvalidBucketName", "AccessDenied", "AllAccessDisabled", "403",
+    "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken",
+})  # fmt: skip
+# What an upload can fail with (S3UploadFailedError is a Boto3Error; ValueError: verify())
+UPLOAD_ERRORS = (Boto3Error, BotoCoreError, ClientError, OSError, ValueError)
 
 
 def _setting(settings: Any, name: str, default: Any) -> Any:
@@ -66,14 +84,57 @@ def expected_checksum(
     return b64_sha256(b"".join(parts))
 
 
+def client_error(exc: BaseException) -> ClientError | None:
+    """The S3 error behind `exc`, if any: boto3's S3UploadFailedError keeps the ClientError
+    only as its context."""
+    seen: BaseException | None = exc
+    for _ in range(5):  # a short chain; never loop on a cyclic one
+        if seen is None or isinstance(seen, ClientError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def error_code(exc: BaseException) -> str:
+    found = client_error(exc)
+    return str(found.response.get("Error", {}).get("Code", "")) if found else ""
+
+
+def one_line(exc: BaseException) -> str:
+    """What went wrong, briefly: S3's own code and message when S3 answered."""
+    found = client_error(exc)
+    if found is not None:
+        error = found.response.get("Error", {})
+        message = f"{error.get('Code', '')}: {error.get('Message') or found}"
+    else:
+        message = str(exc) or type(exc).__name__
+    return " ".join(message.split())
+
+
+def mark_pushed(manifest: dict[str, Any], now: str) -> dict[str, Any]:
+    """A run manifest as it reads once `scrapy corpus push` uploaded the run's last files:
+    complete (unless the run was killed: then it never will be), every file in the archive."""
+    pushed = {**manifest, "complete": not manifest.get("killed"), "pushed_at": now}
+    pushed["files"] = [{**entry, "stored": "archive"} for entry in manifest["files"]]
+    outcome = manifest.get("outcome")
+    if isinstance(outcome, dict) and outcome.get("status") == "spooled":
+        pushed["outcome"] = {
+            "exit_code": 0, "status": "ok", "why": f"uploaded by scrapy corpus push at {now}"
+        }  # fmt: skip
+    return pushed
+
+
 def s3_client(settings: Any = None, anonymous: bool = False) -> Any:
     """A boto3 S3 client for S3_ENDPOINT_URL / S3_REGION; credentials from boto3's chain, or
-    none at all for a public bucket (`anonymous`)."""
+    none at all for a public bucket (`anonymous`). Request attempts: 5, or what boto3's
+    configuration says (AWS_MAX_ATTEMPTS, `max_attempts` in ~/.aws/config)."""
     endpoint = _setting(settings, "S3_ENDPOINT_URL", "") or os.environ.get("S3_ENDPOINT_URL")
-    config = Config(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10)
+    core = botocore.session.get_session()
+    attempts = int(core.get_config_variable("max_attempts") or 5)
+    config = Config(retries={"max_attempts": attempts, "mode": "standard"}, connect_timeout=10)
     if anonymous:
         config = config.merge(Config(signature_version=UNSIGNED))
-    return boto3.session.Session().client(
+    return boto3.session.Session(botocore_session=core).client(
         "s3",
         endpoint_url=endpoint or None,  # None: boto3 honours AWS_ENDPOINT_URL itself
         region_name=_setting(settings, "S3_REGION", "") or None,
@@ -119,6 +180,7 @@ class S3ArchiveStore:
         self._lock = threading.Lock()
         self.uploaded_bytes = 0
         self.upload_seconds = 0.0
+        self.unusable = ""  # why no upload can succeed (no bucket, access denied), once known
 
     def object_key(self, key: str) -> str:
         return f"{self.prefix}/{check_key(key)}" if self.prefix else check_key(key)
@@ -134,10 +196,27 @@ class S3ArchiveStore:
     def upload(
         self, key: str, path: Path, retries: int | None = None, sha256: str = ""
     ) -> bool:
-        """Upload, verify, delete the local copy. False (file kept) when it cannot be done."""
+        """Upload, verify, delete the local copy. False (file kept in the spool, one error
+        line) when it cannot be done; never raises."""
+        try:
+            error = self._try_upload(key, path, self.retries if retries is None else retries,
+                                     sha256)  # fmt: skip
+        except Exception:  # a bug of ours, not S3's: still the file stays and the crawl goes on
+            logger.exception("kept in the spool for `scrapy corpus push`: %s", path)
+            return False
+        if error:
+            logger.error("kept in the spool for `scrapy corpus push`: %s (%s)", path, error)
+        return not error
+
+    def _try_upload(self, key: str, path: Path, retries: int, sha256: str) -> str:
+        """Upload with `retries` retries; why it failed, or "" once uploaded."""
         object_key = self.object_key(key)
-        retries = self.retries if retries is None else retries
+        error = ""
         for attempt in range(retries + 1):
+            if self.unusable:
+                return self.unusable
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
             started = time.monotonic()
             try:
                 self.client.upload_file(
@@ -145,13 +224,16 @@ class S3ArchiveStore:
                     ExtraArgs=self.extra_args, Config=self.transfer,
                 )  # fmt: skip
                 self.verify(path, object_key, sha256)
-            except (BotoCoreError, ClientError, OSError, ValueError) as exc:
-                wait = self.backoff * 2**attempt
-                level = logging.WARNING if attempt < retries else logging.ERROR
-                logger.log(level, "upload of %s to s3://%s/%s failed (attempt %d): %s",
-                           path, self.bucket, object_key, attempt + 1, exc)  # fmt: skip
+            except UPLOAD_ERRORS as exc:
+                error = f"attempt {attempt + 1} of {retries + 1}: {one_line(exc)}"
+                if error_code(exc) in UNUSABLE_CODES:
+                    self.give_up(exc)
+                    return self.unusable
+                if isinstance(exc, FileNotFoundError):
+                    return error  # nothing to retry
                 if attempt < retries:
-                    time.sleep(wait)
+                    logger.warning("upload of %s to s3://%s/%s failed (%s); retrying", path,
+                                   self.bucket, object_key, error)  # fmt: skip
                 continue
             size = path.stat().st_size
             with self._lock:
@@ -160,9 +242,20 @@ class S3ArchiveStore:
             path.unlink()
             logger.info("uploaded %s (%d bytes) to s3://%s/%s", path.name, size, self.bucket,
                         object_key)  # fmt: skip
-            return True
-        logger.error("kept in the spool for `scrapy corpus push`: %s", path)
-        return False
+            return ""
+        return error
+
+    def give_up(self, exc: BaseException) -> None:
+        """The bucket or the credentials are wrong: no retry, no further upload in this run."""
+        with self._lock:
+            if self.unusable:
+                return
+            self.unusable = f"s3://{self.bucket} cannot be written: {one_line(exc)}"
+        logger.error(
+            "%s; no more uploads are tried, every file stays in the spool %s: fix the bucket "
+            "or the credentials, then run `scrapy corpus push`",
+            self.unusable, self.local_root,
+        )  # fmt: skip
 
     def verify(self, path: Path, object_key: str, sha256: str = "") -> None:
         head = self.client.head_object(Bucket=self.bucket, Key=object_key, ChecksumMode="ENABLED")
@@ -183,25 +276,54 @@ class S3ArchiveStore:
         return sorted(key for key, future in pending.items() if not future.result())
 
     def spooled(self) -> list[str]:
-        """Keys of finished files waiting in the spool (a `.open` file is still being written)."""
+        """Keys of finished files waiting in the spool (a `.open` file is still being written,
+        a `.tmp` one is a manifest being written or pushed)."""
         keys = (p.relative_to(self.local_root).as_posix() for p in self.local_root.rglob("*")
-                if p.is_file() and not p.name.endswith(".open"))  # fmt: skip
+                if p.is_file() and not p.name.endswith((".open", ".tmp")))  # fmt: skip
         # dot-folders hold crawl state (.state/: seen-store, lock), never archive files
         return sorted(k for k in keys if not any(part.startswith(".") for part in k.split("/")))
 
     def push(self, retries: int | None = None, skip: str = "") -> tuple[list[str], list[str]]:
         """Upload what the spool holds (except keys under `skip`, a running run's prefix),
-        each run's manifest after its other files. Returns (uploaded, still spooled)."""
+        each run's manifest after its other files, marked pushed (mark_pushed). Returns
+        (uploaded, still spooled)."""
         keys = [k for k in self.spooled() if not (skip and k.startswith(skip + "/"))]
         manifests = [k for k in keys if k.endswith("/" + MANIFEST_NAME)]
         for key in keys:
             if key not in manifests:
                 self.persist(key, self.local_root / key, retries=retries)
         failed = self.drain()
+        now = datetime.now(UTC).isoformat()
         for key in manifests:
             run_prefix = key.rsplit("/", 1)[0] + "/"
-            if not any(f.startswith(run_prefix) for f in failed):
-                self.persist(key, self.local_root / key, retries=retries)
-        failed += self.drain()
+            if any(f.startswith(run_prefix) for f in failed):
+                failed.append(key)  # the run is not whole in S3 yet: its manifest waits
+                continue
+            with self._lock:
+                self._pending[key] = self._pool.submit(self.push_manifest, key, now, retries)
+        failed = sorted(set(failed) | set(self.drain()))
         done = [k for k in keys if k not in failed and not (self.local_root / k).exists()]
         return done, failed
+
+    def push_manifest(self, key: str, now: str, retries: int | None = None) -> bool:
+        """Upload a run's manifest rewritten by mark_pushed(); the spool's copy is left as
+        it was until the upload is verified."""
+        path = self.local_root / key
+        sent = path.with_name(path.name + ".push.tmp")
+        try:
+            text = path.read_text(encoding="utf-8")
+            manifest = json.loads(text)
+            if isinstance(manifest, dict) and isinstance(manifest.get("files"), list):
+                text = json.dumps(mark_pushed(manifest, now), indent=1) + "\n"
+            else:
+                logger.warning("%s is not a run manifest: uploaded as it is", path)
+            sent.write_text(text, encoding="utf-8")
+        except (OSError, ValueError) as exc:
+            logger.error("kept in the spool for `scrapy corpus push`: %s (%s)", path,
+                         one_line(exc))  # fmt: skip
+            return False
+        if not self.upload(key, sent, retries):
+            sent.unlink(missing_ok=True)
+            return False
+        path.unlink()
+        return True

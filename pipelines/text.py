@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
 
 from crawler.distributed import file_name_tag
 from crawler.items import Article
 from pipelines.rotating import RotatingFile, RotationLimits
 from pipelines.run import run_for
+from pipelines.storage import STORAGE_ERRORS, storage_broken, storage_failed
 
 logger = logging.getLogger(__name__)
 
@@ -72,10 +74,28 @@ class TextShardPipeline:
     def process_item(self, item: object) -> object:
         if not isinstance(item, Article):
             return item
-        self.files.stream().write(encode_record(item))
-        self.files.record_written()
+        # Dropped, not scraped, when it is not stored: the spider marks only scraped items
+        # seen, so the next run fetches it again. (One error line said why; DEBUG for each.)
+        if storage_broken(self.crawler):
+            raise DropItem("not stored: a write to the archive failed", log_level="DEBUG")
+        if item.warc_record_id and item.warc_filename is None:  # its capture was not written
+            raise DropItem("not stored: its capture is not in the WARC", log_level="DEBUG")
+        try:
+            self.files.stream().write(encode_record(item))
+            self.files.record_written()
+        except STORAGE_ERRORS as exc:
+            self.storage_failed(exc)
+            raise DropItem(f"not stored: {exc}", log_level="DEBUG") from exc
         self.crawler.stats.inc_value("archive/text_records")
         return item
 
+    def storage_failed(self, error: Exception) -> None:
+        storage_failed(self.crawler, self.files.open_path, error)
+        self.files.salvage()
+
     def close_spider(self) -> Path | None:
-        return self.files.close()
+        try:
+            return self.files.close()
+        except STORAGE_ERRORS as exc:
+            self.storage_failed(exc)
+            return None

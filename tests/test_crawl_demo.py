@@ -12,8 +12,9 @@ from urllib.parse import urlsplit
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from crawler.demo.run import summarize
 from crawler.demo.server import DemoServer
-from tests.conftest import FAST, SEED_PAGE, demo_pages, scrapy, text_records
+from tests.conftest import FAST, PROJECT_ROOT, SEED_PAGE, demo_pages, scrapy, text_records
 
 # The seed document's chrome that must not reach the stored text (issue #2).
 SEED_CHROME = [
@@ -58,7 +59,8 @@ def crawl(tmp_path_factory: pytest.TempPathFactory) -> Crawl:
             "ftp://files.example.org/news.txt\n"
             "file:///etc/passwd\n"
             f"{base}/sitemap.xml\n"
-            f"{base}/world   # no trailing slash: answered with a 301\n",
+            f"{base}/world   # no trailing slash: answered with a 301\n"
+            f"{base}/world/no-such-story/   # gone: answered with a 404\n",
             encoding="utf-8",
         )
         result = scrapy(
@@ -139,7 +141,7 @@ def test_bad_seed_lines_reported_with_file_and_line(crawl: Crawl) -> None:
     ]:
         assert f"invalid seed skipped: {crawl.seed_file}:{line}: " in log
         assert why in log
-    assert "'news/seeds/invalid': 3" in log and "'news/seeds/valid': 4" in log
+    assert "'news/seeds/invalid': 3" in log and "'news/seeds/valid': 5" in log
     assert crawl.records  # and the crawl went on
 
 
@@ -173,7 +175,9 @@ def test_every_fetch_is_archived_and_warcio_accepts_it(crawl: Crawl) -> None:
         urlsplit(uri)._replace(scheme="", netloc="").geturl() for uri in responses.values()
     )
     assert archived == served
-    assert {"/robots.txt", "/feed.xml", "/sitemap.xml", "/world"} <= set(archived)
+    assert {"/robots.txt", "/feed.xml", "/sitemap.xml", "/world", "/world/no-such-story/"} <= set(
+        archived
+    )
     statuses = {status for _method, _path, status in crawl.requests}
     assert {200, 301, 404} <= statuses  # redirects and errors are archived like pages
     assert requests_for == responses  # a request record beside every response record
@@ -195,6 +199,48 @@ def test_no_seeds_is_a_clear_start_up_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.txt"
     bad.write_text("ftp://only.example.org/\n", encoding="utf-8")
     result = scrapy("crawl", "news", "-a", f"seeds={bad}", "-s", f"ARCHIVE_URI={tmp_path}")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert f"no valid seed URL ({bad}:1: unsupported scheme 'ftp'" in result.stderr
     assert not list(tmp_path.rglob("*.warc.gz"))
+
+
+def demo_run(archive: Path, port: int) -> subprocess.CompletedProcess[str]:
+    """`make crawl`'s command: the demo site served on `port`, crawled into `archive`."""
+    return subprocess.run(
+        [sys.executable, "-m", "crawler.demo.run", "--archive", str(archive), "--port", str(port)],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+
+
+def test_second_demo_run_is_incremental_and_nothing_is_a_dead_link(tmp_path: Path) -> None:
+    with DemoServer() as probe:  # a free port, let go of before the runs take it
+        port = probe.port
+    runs = [demo_run(tmp_path / "archive", port) for _ in range(2)]
+    for run in runs:
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert f"demo site: http://127.0.0.1:{port}/" in run.stdout
+        assert "Disabled crawler.jobdir" not in run.stderr  # no JOBDIR is the usual case
+        assert not [line for line in run.stderr.splitlines() if "] WARNING: " in line]
+    first, second = sorted((tmp_path / "archive" / "news").iterdir())
+    assert len(text_records(first)) == len(article_paths())
+    assert "(16 new or changed articles stored)" in runs[0].stdout
+    assert len(text_records(second)) == 0
+    assert "(0 new or changed articles stored)" in runs[1].stdout
+    for run_dir in (first, second):
+        statuses = summarize(run_dir)["statuses"]
+        assert statuses and all(status < 400 for status in statuses), (run_dir.name, statuses)
+    # the second run met the same URLs: conditional requests answered 304, or revisits
+    records = summarize(second)["records"]
+    assert summarize(second)["statuses"].get(304) or records.get("revisit")
+    assert records.get("response", 0) < summarize(first)["records"]["response"] // 4
+
+
+def test_demo_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
+    with DemoServer() as taken:
+        run = demo_run(tmp_path / "archive", taken.port)
+    assert run.returncode == 1
+    assert run.stderr.strip() == (
+        f"demo: port {taken.port} on 127.0.0.1 is in use (another demo server?); "
+        "choose another with --port N (make crawl DEMO_PORT=N)"
+    )
+    assert not (tmp_path / "archive").exists()

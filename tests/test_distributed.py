@@ -7,6 +7,7 @@ runs as a subprocess on a free 127.0.0.1 port for this module and is stopped at 
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import shutil
 import socket
@@ -274,9 +275,13 @@ def test_both_workers_finish_and_share_the_crawl(crawls: Crawls) -> None:
         assert "'finish_reason': 'finished'" in log
         assert f"distributed crawl '{CRAWL_ID}': worker" in log
     assert len(crawls.worker_runs) == 2, "each worker writes its own run"
+    workers = set()
     for run in crawls.worker_runs:
-        assert (run / "manifest.json").is_file()
+        manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+        assert manifest["distributed"]["crawl_id"] == CRAWL_ID  # `corpus ls` shows both
+        workers.add(manifest["distributed"]["worker_id"])
         assert text_records(run), f"{run.name}: a worker stored no article; this proves nothing"
+    assert len(workers) == 2
 
 
 def test_every_article_fetched_exactly_once_and_union_equals_baseline(crawls: Crawls) -> None:

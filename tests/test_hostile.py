@@ -334,7 +334,7 @@ def test_host_names_are_resolved_and_every_address_checked(
         "crawl", "news", "-a", f"urls={named}", "-s", f"ARCHIVE_URI={tmp_path / 'b'}",
         *GUARDED, "-s", "NEWS_ALLOWED_NETWORKS=10.0.0.0/8",
     )  # fmt: skip
-    assert refused_run.returncode == 0, refused_run.stderr[-3000:]
+    assert refused_run.returncode == 3, refused_run.stderr[-3000:]
     assert re.search(
         rf"Refused GET {named}: loopback address 'localhost' -> (127\.0\.0\.1|::1) ",
         refused_run.stderr,

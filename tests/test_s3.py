@@ -92,9 +92,9 @@ def crawl(base_url: str, *settings: str) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
-def finished(process: subprocess.Popen[str], timeout: float = 240) -> str:
+def finished(process: subprocess.Popen[str], timeout: float = 240, status: int = 0) -> str:
     _, stderr = process.communicate(timeout=timeout)
-    assert process.returncode == 0, stderr[-3000:]
+    assert process.returncode == status, stderr[-3000:]
     return stderr
 
 
@@ -211,13 +211,17 @@ def test_s3_outage_mid_crawl_loses_nothing(moto: Moto, tmp_path: Path) -> None:
         before = set(objects("crawls/news/outage/"))
         assert before, "nothing was uploaded before the outage"
         moto.stop()
-        log = finished(process)
+        log = finished(process, status=5)  # 5: uploads left in the spool
     spooled = {p.relative_to(spool).as_posix() for p in spool.rglob("*")
                if p.is_file() and ".state" not in p.parts}  # fmt: skip
     manifest_path = next(p for p in spool.rglob("manifest.json"))
     manifest = json.loads(manifest_path.read_text())
     assert manifest["complete"] is False
+    # files closed before the outage are in S3, the rest waits in the spool
+    assert {f["stored"] for f in manifest["files"]} == {"archive", "spool"}
     assert "kept in the spool" in log and "run `scrapy corpus push`" in log
+    assert "Traceback" not in log, log[-5000:]
+    assert manifest["outcome"]["status"] == "spooled"
     moto.start()
     push = subprocess.run(
         [sys.executable, "-m", "scrapy", "corpus", "push", *[a for s in common for a in ("-s", s)]],
@@ -229,6 +233,11 @@ def test_s3_outage_mid_crawl_loses_nothing(moto: Moto, tmp_path: Path) -> None:
         name = entry["key"].removeprefix("news/outage/")
         assert sha256(stored[name]) == entry["sha256"], name
     assert "manifest.json" in stored
+    pushed = json.loads(stored["manifest.json"])  # rewritten by the push: the run is whole now
+    assert pushed["complete"] is True and pushed["pushed_at"]
+    assert {f["stored"] for f in pushed["files"]} == {"archive"}
+    assert pushed["outcome"]["status"] == "ok" and pushed["outcome"]["exit_code"] == 0
+    assert [f["key"] for f in pushed["files"]] == [f["key"] for f in manifest["files"]]
     assert not [p for p in spool.rglob("*") if p.is_file() and ".state" not in p.parts]
     print(f"outage: {len(before)} file(s) uploaded before, {len(spooled)} spooled and pushed after")
 

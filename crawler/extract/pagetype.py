@@ -53,6 +53,14 @@ WIDE_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af
 WIDE_CHAR_WEIGHT = 3
 # An index page's extracted text is mostly headlines that are also link texts (see linked_share).
 MAX_LINKED_SHARE = 0.5
+# Headline-long link texts (>= LINKED_TEXT_CHARS) quoted in the text: a teaser list whose blurbs
+# keep the link share low still quotes one per story. Real articles on ../shared/newsbench quote
+# at most 25; from MANY_LINKED_TEXTS it is a listing signal, from ALL_LINKED_TEXTS the page is
+# a listing outright. Only the first LINK_TEXTS_READ link texts are looked for (bounded cost).
+LINKED_TEXT_CHARS = 20
+MANY_LINKED_TEXTS = 50
+ALL_LINKED_TEXTS = 100
+LINK_TEXTS_READ = 3000
 
 
 @dataclass
@@ -118,6 +126,18 @@ def linked_share(text: str, links: list[str]) -> float:
     return (total - len(rest.replace(" ", ""))) / total if total else 0.0
 
 
+def linked_texts(text: str, links: list[str]) -> int:
+    """How many distinct headline-long link texts the text quotes (counted up to
+    ALL_LINKED_TEXTS)."""
+    found = 0
+    for link in dict.fromkeys(links[:LINK_TEXTS_READ]):
+        if len(link) >= LINKED_TEXT_CHARS and link in text:
+            found += 1
+            if found >= ALL_LINKED_TEXTS:
+                break
+    return found
+
+
 def is_listing_url(url: str) -> bool:
     parts = urlsplit(url)
     query = {k.lower() for k in parse_qs(parts.query)}
@@ -178,13 +198,15 @@ def classify(
     if size < STUB_SHARE * min_chars:
         return PageType("uncertain", "too_short", dropped=True)
     linked = max(linked_share(text, links), linked_share(raw, links) if raw else 0.0)
-    if linked > MAX_LINKED_SHARE:
+    quoted = linked_texts(text, links)
+    if linked > MAX_LINKED_SHARE or quoted >= ALL_LINKED_TEXTS:
         return PageType("listing", "link_list", dropped=True)  # never an article
     listing_signals = (
         is_listing_url(url),
         signals.teasers >= 4,
         signals.declares_listing,
         linked > LISTING_LINKED_SHARE,
+        quoted >= MANY_LINKED_TEXTS,
     )
     # A URL that is no article's (a section's `/world/`) only corroborates another signal.
     section_url = not looks_like_article_url(url)

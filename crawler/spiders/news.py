@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import scrapy
@@ -28,10 +28,11 @@ from crawler import discovery
 from crawler.discovery import DateWindow, DocKind, canonical
 from crawler.extensions import set_crawl_delay
 from crawler.extract.extraction import Extraction, utc_now_iso
-from crawler.extract.pool import ExtractionPool
+from crawler.extract.pool import ExtractionPool, LinkRequest
 from crawler.items import CAPTURE_FIELDS, CAPTURE_META_KEY, Article
 from crawler.seeds import Seed, SeedError, read_seeds, split_urls
 from crawler.seen import conditional_headers, open_seen_store
+from crawler.startup import ArgumentError, check_arguments, check_settings
 
 REFETCH_MODES = ("none", "changed", "all")
 # Responses the spider wants to see although they are not 2xx.
@@ -40,12 +41,21 @@ NOT_MODIFIED = {"handle_httpstatus_list": [304]}
 BAD_URLS_LOGGED = 5
 
 
-class NoSeedsError(ValueError):
+class NoSeedsError(ArgumentError):
     """Raised at start-up when the arguments name no crawlable URL at all."""
 
 
 class NewsSpider(scrapy.Spider):
     name = "news"
+    # The -a arguments, with their one-line help: any other name is refused at start-up.
+    ARGUMENTS: ClassVar[dict[str, str]] = {
+        "urls": "seed URLs, comma-separated: pages, RSS/Atom feeds or sitemaps",
+        "seeds": "a seed file (one URL a line), or a folder of them",
+        "since": "fetch feed/sitemap entries dated from this day or time (YYYY-MM-DD or ISO"
+        " 8601; default: NEWS_MAX_AGE_DAYS back)",
+        "until": "fetch feed/sitemap entries dated up to this day (included) or time",
+        "refetch": "articles an earlier run stored: none (default), changed or all",
+    }
 
     def __init__(
         self,
@@ -56,6 +66,7 @@ class NewsSpider(scrapy.Spider):
         refetch: str | None = None,
         **kwargs: Any,
     ) -> None:
+        check_arguments(self.name, self.ARGUMENTS, kwargs)
         super().__init__(**kwargs)
         if not urls and not seeds:
             raise NoSeedsError("the news spider needs -a urls=URL[,URL...] or -a seeds=PATH")
@@ -71,20 +82,26 @@ class NewsSpider(scrapy.Spider):
             raise NoSeedsError(f"no valid seed URL ({problems})")
         self.refetch = (refetch or "none").lower()
         if self.refetch not in REFETCH_MODES:
-            raise ValueError(f"-a refetch={refetch!r}: use one of {', '.join(REFETCH_MODES)}")
+            raise ArgumentError(f"-a refetch={refetch!r}: use one of {', '.join(REFETCH_MODES)}")
         self.since, self.until = since, until
         # Link-following stays on the seeds' sites (their hosts without www., and below).
         hosts = {urlsplit(s.url).hostname or "" for s in self.seeds}
         self.allowed_domains = sorted({h.removeprefix("www.") for h in hosts if h})
         self.pages_per_domain: Counter[str] = Counter()
+        # canonical links this run met already: a site's navigation links, on every page, cost
+        # one set look-up each, not a seen-store query, a Request and the dupefilter's hash
+        self.links_met: set[str] = set()
         self.bad_urls_logged: Counter[str] = Counter()  # document -> bad URLs logged
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NewsSpider:
+        check_settings(crawler.settings)  # Scrapy builds the spider before its add-ons run
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
         spider.min_article_chars = settings.getint("NEWS_MIN_ARTICLE_CHARS", 400)
-        spider.max_pages_per_domain = settings.getint("NEWS_MAX_PAGES_PER_DOMAIN", 0)
+        spider.max_pages_per_domain = settings.getint("NEWS_MAX_PAGES_PER_DOMAIN", 10_000)
+        spider.max_links_per_page = settings.getint("NEWS_MAX_LINKS_PER_PAGE", 500)
+        spider.depth_limit = settings.getint("DEPTH_LIMIT")
         spider.window = DateWindow.build(
             spider.since, spider.until, settings.getfloat("NEWS_MAX_AGE_DAYS", 30)
         )
@@ -136,42 +153,57 @@ class NewsSpider(scrapy.Spider):
             url, callback=self.parse, headers=headers, meta={**NOT_MODIFIED, **(meta or {})}
         )
 
-    def page_request(self, url: str, source: str) -> scrapy.Request | None:
-        """A page found in a feed, sitemap or link: None when it need not be fetched."""
-        key = canonical(url)
+    def page_requests(self, keys: list[str], source: str) -> Iterator[scrapy.Request]:
+        """Requests for the pages of canonical URLs `keys` that need fetching, each once: not
+        those an earlier run stored (one seen-store query for all), nor those beyond their
+        site's NEWS_MAX_PAGES_PER_DOMAIN."""
         stats = self.crawler.stats
-        headers: dict[str, str] = {}
-        if self.seen.has_article(key):
-            if self.refetch == "none":
+        keys = list(dict.fromkeys(keys))
+        stored = self.seen.seen_articles(keys) if keys else set()
+        for key in keys:
+            if key in stored and self.refetch == "none":
                 stats.inc_value("news/skipped/seen")
-                return None
-            if self.refetch == "changed":
-                headers = conditional_headers(*self.seen.article_validators(key))
-        host = urlsplit(key).hostname or ""
-        if self.max_pages_per_domain and self.pages_per_domain[host] >= self.max_pages_per_domain:
-            stats.inc_value("news/skipped/domain_limit")
-            return None
-        self.pages_per_domain[host] += 1
-        stats.inc_value(f"news/requests_from/{source}")
-        return scrapy.Request(key, callback=self.parse, headers=headers, meta=dict(NOT_MODIFIED))
+            elif self.site_full(urlsplit(key).hostname or ""):
+                stats.inc_value("news/skipped/domain_limit")
+            else:
+                stats.inc_value(f"news/requests_from/{source}")
+                changed = key in stored and self.refetch == "changed"
+                validators = self.seen.article_validators(key) if changed else (None, None)
+                headers = conditional_headers(*validators)
+                yield scrapy.Request(
+                    key, callback=self.parse, headers=headers, meta=dict(NOT_MODIFIED)
+                )
+
+    def site_full(self, host: str) -> bool:
+        """Whether the site had its NEWS_MAX_PAGES_PER_DOMAIN pages (else one more counted)."""
+        count, cap = self.pages_per_domain[host], self.max_pages_per_domain
+        if cap and count >= cap:
+            return True
+        self.pages_per_domain[host] = count + 1
+        if count + 1 == cap:
+            self.logger.warning(
+                "%s: NEWS_MAX_PAGES_PER_DOMAIN=%d pages requested, further ones only counted "
+                "(news/skipped/domain_limit)", host, cap,
+            )  # fmt: skip
+        return False
 
     def dated(
         self, entries: Iterator[discovery.Entry], source: str, document: str
     ) -> Iterator[scrapy.Request]:
+        """Child sitemaps, then the pages (in one batch: one seen-store look-up for all)."""
+        pages: list[str] = []
         for entry in entries:
             if entry.is_sitemap:
                 request = self.discovered(
                     entry.url, "sitemap_index", document, self.document_request
                 )
+                if request is not None:
+                    yield request
             elif not self.window.allows(entry.date):
                 self.crawler.stats.inc_value(f"news/skipped/out_of_window/{source}")
-                continue
-            else:
-                request = self.discovered(
-                    entry.url, source, document, lambda url: self.page_request(url, source)
-                )
-            if request is not None:
-                yield request
+            else:  # a good URL is taken, a bad one counted and logged
+                self.discovered(entry.url, source, document, pages.append)
+        yield from self.page_requests([canonical(url) for url in pages], source)
 
     def discovered(
         self,
@@ -259,7 +291,7 @@ class NewsSpider(scrapy.Spider):
             capture = response.meta.get(CAPTURE_META_KEY, {})
             page = await self.extractor.read_page(
                 response,
-                self.allowed_domains,
+                self.link_request(response),
                 fetched_at=capture.get("fetched_at") or utc_now_iso(),
                 min_chars=self.min_article_chars,
             )
@@ -270,9 +302,23 @@ class NewsSpider(scrapy.Spider):
                 request = self.discovered(feed, "page", response.url, self.document_request)
                 if request is not None:
                     yield request
-            for url in page.links:
-                if (request := self.page_request(url, "link")) is not None:
-                    yield request
+            if page.links_over_cap:
+                stats.inc_value("news/skipped/links_over_cap", page.links_over_cap)
+                self.logger.info(
+                    "%d links beyond NEWS_MAX_LINKS_PER_PAGE=%d not followed: %s",
+                    page.links_over_cap, self.max_links_per_page, response.url,
+                )  # fmt: skip
+            links = [url for url in page.links if url not in self.links_met]
+            self.links_met.update(links)
+            for request in self.page_requests(links, "link"):
+                yield request
+
+    def link_request(self, response: Response) -> LinkRequest:
+        """The links wanted of a page: none at DEPTH_LIMIT, where Scrapy's DepthMiddleware
+        would drop every request made from them."""
+        depth = response.meta.get("depth", 0)
+        follow = not self.depth_limit or depth < self.depth_limit
+        return LinkRequest(self.allowed_domains, follow, self.max_links_per_page)
 
     def remember_validators(
         self, response: Response, children: list[str] | None = None, whole: bool = True
