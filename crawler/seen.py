@@ -9,13 +9,22 @@ interface in Redis, shared by the workers (crawler.seen_redis). URLs are keyed c
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
+
+from crawler.discovery import canonical
+
+if TYPE_CHECKING:
+    from scrapy.http import Response
+
+    from crawler.items import Article
 
 # URLs per `seen_articles` query: far below SQLite's bound on a statement's variables (32,766)
 BATCH_SIZE = 500
@@ -210,3 +219,22 @@ def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str
     if last_modified:
         headers["If-Modified-Since"] = last_modified
     return headers
+
+
+# --- what an article is remembered by ------------------------------------------------------
+
+
+def article_keys(response: Response, article: Article) -> list[str]:
+    """Canonical forms of the redirect chain's URLs, the final URL and the canonical URL."""
+    chain = [*response.meta.get("redirect_urls", []), response.url, article.url]
+    site = (urlsplit(response.url).hostname or "").removeprefix("www.")
+    declared = urlsplit(article.canonical_url or "")
+    # a canonical URL on another site, or the site's root, is a template's mistake, not this
+    # article's address: marking it would hide that page from later runs
+    if (declared.hostname or "").removeprefix("www.") == site and declared.path not in ("", "/"):
+        chain.append(article.canonical_url or "")
+    return list(dict.fromkeys(canonical(url) for url in chain))
+
+
+def text_digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -332,8 +332,10 @@ def test_last_worker_leaves_only_the_seen_store(crawls: Crawls) -> None:
     assert crawls.keys_after_crawl == [
         prefix + b":seen:news:articles",
         prefix + b":seen:news:first_seen",
+        prefix + b":seen:news:payload_runs",  # the shared payload index (revisits), kept
+        prefix + b":seen:news:payloads",
         prefix + b":seen:news:validators",
-    ], "queue, dupefilter, worker registry and run locks must be gone after the crawl"
+    ], "queue, dupefilter, worker registry, run locks and pending payloads must be gone"
     assert any("it was the last worker" in log for log in crawls.workers.logs)
     assert any("other workers are still running" in log for log in crawls.workers.logs)
 

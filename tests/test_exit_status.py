@@ -195,10 +195,15 @@ def test_full_disk_is_4_with_one_line(tiny_disk: Path) -> None:
     # written into the room the run reserved at its start: the manifest says why it stopped
     written = json.loads((run_dir / "manifest.json").read_text())
     assert written["finish_reason"] == "storage_failed"
-    assert written["outcome"] == {"exit_code": 4, "status": "storage_failed", "why": failed[1]}
+    outcome = written["outcome"]
+    assert (outcome["exit_code"], outcome["status"]) == (4, "storage_failed")
+    # the first failed write (WARC, text, seen-store: whichever filled the disk) is named
+    assert re.match(r"storage failed: .+(No space left on device|SQLITE_FULL)", outcome["why"])
     listed = {f["key"].rsplit("/", 1)[-1] for f in written["files"]}
     warcs = {p.name for p in (run_dir / "warc").glob("*.warc.gz")}
-    assert warcs and warcs <= listed, "the WARC closed at its last whole record is listed"
+    # a WARC cut back to its last whole record is listed (none when the disk filled before
+    # the first record was whole: seen under load in the full suite)
+    assert warcs <= listed, "the WARC closed at its last whole record is listed"
 
 
 @pytest.mark.usefixtures("moto")

@@ -156,8 +156,9 @@ def private_server() -> Iterator[_Server]:
 
 
 def crawl(tmp_path: Path, port: int, first: list[str], later: list[str], allowed: str,
-          *extra: str) -> tuple[str, Path, int]:  # fmt: skip
-    """Run the crawl; (its log, its run folder, how many times rebind.test was looked up)."""
+          *extra: str, status: int = 0) -> tuple[str, Path, int]:  # fmt: skip
+    """Run the crawl; (its log, its run folder, how many times rebind.test was looked up).
+    `status`: the exit status expected (3: nothing could be fetched, everything refused)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     state = tmp_path / "dns.json"
     state.write_text(json.dumps({"first": first, "later": later}))
@@ -172,7 +173,7 @@ def crawl(tmp_path: Path, port: int, first: list[str], later: list[str], allowed
          "-s", f"NEWS_ALLOWED_NETWORKS={allowed}", *extra],
         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == status, result.stderr[-3000:]
     # no exception went through our code (Scrapy's download errors pass through rawcapture.py)
     assert not re.search(r'File "[^"]*/(crawler|pipelines)/(?!rawcapture\.py)', result.stderr), (
         result.stderr[-5000:]
@@ -211,7 +212,7 @@ def test_rebound_name_is_never_connected_to_its_second_answer(
     private_server: _Server, tmp_path: Path, first: list[str], allowed: str, extra: tuple[str]
 ) -> None:
     port = private_server.server_address[1]
-    log, run_dir, lookups = crawl(tmp_path, port, first, ["127.0.0.2"], allowed, *extra)
+    log, run_dir, lookups = crawl(tmp_path, port, first, ["127.0.0.2"], allowed, *extra, status=3)
     responses, texts = archived(run_dir)
     assert private_server.requests == [], private_server.requests
     assert not [u for u in responses if HOST in u], responses
@@ -236,7 +237,9 @@ def test_rebinding_setup_reaches_the_server_when_allowed(
     served = len(private_server.requests)
     assert served >= 3  # robots.txt, /, the story
 
-    log, run_dir, _ = crawl(tmp_path / "b", port, ["127.0.0.2"], ["127.0.0.2"], "::1/128")
+    log, run_dir, _ = crawl(
+        tmp_path / "b", port, ["127.0.0.2"], ["127.0.0.2"], "::1/128", status=3
+    )
     assert re.search(
         rf"WARNING: Refused GET http://{HOST}:{port}/: loopback address '{HOST}' -> 127\.0\.0\.2 "
         r"\[news/refused/loopback\]",

@@ -13,7 +13,6 @@ conditional GET, so an unchanged one costs a 304.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, ClassVar
@@ -31,7 +30,7 @@ from crawler.extract.extraction import Extraction, utc_now_iso
 from crawler.extract.pool import ExtractionPool, LinkRequest
 from crawler.items import CAPTURE_FIELDS, CAPTURE_META_KEY, Article
 from crawler.seeds import Seed, SeedError, read_seeds, split_urls
-from crawler.seen import conditional_headers, open_seen_store
+from crawler.seen import article_keys, conditional_headers, open_seen_store, text_digest
 from crawler.startup import ArgumentError, check_arguments, check_settings
 
 REFETCH_MODES = ("none", "changed", "all")
@@ -391,22 +390,6 @@ class NewsSpider(scrapy.Spider):
     def closed_store(self) -> None:
         self.extractor.close()
         self.seen.close()
-
-
-def article_keys(response: Response, article: Article) -> list[str]:
-    """Canonical forms of the redirect chain's URLs, the final URL and the canonical URL."""
-    chain = [*response.meta.get("redirect_urls", []), response.url, article.url]
-    site = (urlsplit(response.url).hostname or "").removeprefix("www.")
-    declared = urlsplit(article.canonical_url or "")
-    # a canonical URL on another site, or the site's root, is a template's mistake, not this
-    # article's address: marking it would hide that page from later runs
-    if (declared.hostname or "").removeprefix("www.") == site and declared.path not in ("", "/"):
-        chain.append(article.canonical_url or "")
-    return list(dict.fromkeys(canonical(url) for url in chain))
-
-
-def text_digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _header(response: Response, name: bytes) -> str | None:
