@@ -17,6 +17,7 @@ $(VENV)/bin/python:
 $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
 	$(PIP) install 'pip>=23.3'
 	$(PIP) install -e .
+	$(PY) -m crawler.warcio_hook --install  # warcio's own CLI reads Brotli records (#13)
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
