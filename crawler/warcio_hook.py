@@ -2,62 +2,61 @@
 
 warcio 1.8.1 (the latest release) crashes on `Content-Encoding: br` with Google's `brotli`, which
 Scrapy requires (see crawler.encodings). Our code imports the fix itself; warcio's command line
-(`.venv/bin/warcio check|index|extract`) and any other program in the virtualenv do not. So
-`make install` writes a `.pth` file into the virtualenv's site-packages (`python -m
-crawler.warcio_hook --install`) that registers a finder: when `warcio.bufferedreaders` is
-imported, crawler.encodings.install() runs right after it. Nothing else is imported at start-up,
-and a warcio release that reads Brotli itself is left alone (install() checks).
+(`.venv/bin/warcio check|index|extract`, `cdxj-indexer`) does not. So `make install` writes a
+`.pth` file into the virtualenv's site-packages (`python -m crawler.warcio_hook --install`) whose
+one line registers a finder: when `warcio.bufferedreaders` is imported, crawler.encodings is
+imported right after it, and installs the fix (only where warcio's own decoder is broken).
+
+The line imports nothing of the project at start-up: a Scrapyd job must import `crawler` from
+its egg, not from the checkout the virtualenv was installed from.
 """
 
 from __future__ import annotations
 
 import sys
 import sysconfig
-from importlib.abc import Loader, MetaPathFinder
-from importlib.machinery import ModuleSpec, PathFinder
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
-TARGET = "warcio.bufferedreaders"
-PTH_NAME = "newsarchiver_warcio_brotli.pth"  # after setuptools' "__editable__..." (sorted)
-# one line, run by `site` at every start-up of the virtualenv's Python; quiet if the project
-# was removed
-PTH_LINE = (
-    "import importlib.util as u; u.find_spec('crawler.warcio_hook') and "
-    "__import__('crawler.warcio_hook').warcio_hook.register()\n"
-)
+PTH_NAME = "newsarchiver_warcio_brotli.pth"
+# Run by `site` at every start-up of the virtualenv's Python (as one line of the .pth file).
+HOOK_SOURCE = '''
+import sys
+from importlib.machinery import PathFinder
 
-
-class _PatchedLoader(Loader):
-    """warcio's own loader, then the Brotli fix on the module it made."""
-
-    def __init__(self, loader: Any) -> None:
+class WarcioBrotliLoader:
+    def __init__(self, loader):
         self.loader = loader
 
-    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+    def create_module(self, spec):
         return self.loader.create_module(spec)
 
-    def exec_module(self, module: ModuleType) -> None:
+    def exec_module(self, module):
         self.loader.exec_module(module)
-        from crawler.encodings import install
+        if "crawler.encodings" in sys.modules:
+            return  # being imported (it imported warcio): it installs the fix itself
+        try:
+            import crawler.encodings  # noqa: F401
+        except ImportError:
+            pass  # the project is not importable here: warcio as it is
 
-        install()
-
-
-class WarcioBrotliFinder(MetaPathFinder):
-    def find_spec(self, name: str, path: Any, target: Any = None) -> ModuleSpec | None:
-        if name != TARGET:
+class WarcioBrotliFinder:
+    def find_spec(self, name, path, target=None):
+        if name != "warcio.bufferedreaders":
             return None
         spec = PathFinder.find_spec(name, path)
         if spec is not None and spec.loader is not None:
-            spec.loader = _PatchedLoader(spec.loader)
+            spec.loader = WarcioBrotliLoader(spec.loader)
         return spec
+
+if not any(type(f).__name__ == "WarcioBrotliFinder" for f in sys.meta_path):
+    sys.meta_path.insert(0, WarcioBrotliFinder())
+'''
+PTH_LINE = f"import sys; exec({HOOK_SOURCE!r}, {{'__name__': 'newsarchiver_warcio_hook'}})\n"
 
 
 def register() -> None:
-    if not any(isinstance(finder, WarcioBrotliFinder) for finder in sys.meta_path):
-        sys.meta_path.insert(0, WarcioBrotliFinder())
+    """What the .pth line does, for this interpreter."""
+    exec(HOOK_SOURCE, {"__name__": "newsarchiver_warcio_hook"})
 
 
 def install_pth() -> Path:
