@@ -127,12 +127,13 @@ def crawl_scope(spider: Any) -> dict[str, Any]:
     """What the run was asked to fetch: its seeds (URLs and the files or -a they came from),
     the sites it stayed on and its date window, for the dataset card and for re-running it."""
     seeds = getattr(spider, "seeds", None) or []
-    sources = sorted({seed.source.rsplit(":", 1)[0] for seed in seeds if ":" in seed.source})
+    # a seed file's entries are "path:line"; -a urls= entries are "urls[i]"
+    files = sorted({seed.source.rsplit(":", 1)[0] for seed in seeds if ":" in seed.source})
     window = getattr(spider, "window", None)
     return {
         "seeds": [seed.url for seed in seeds[:SCOPE_SEEDS_LISTED]],
         "seeds_total": len(seeds),
-        "seed_files": [s for s in sources if not s.startswith("urls[")],
+        "seed_files": files,
         "allowed_domains": list(getattr(spider, "allowed_domains", None) or []),
         "since": window.since.isoformat() if window and window.since else None,
         "until": window.until.isoformat() if window and window.until else None,

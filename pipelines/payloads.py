@@ -49,16 +49,14 @@ class Original:
 class PayloadIndex:
     """Payload digest -> first capture. On disk (SQLite), not in a dict: a dict entry cost ~400
     bytes of heap per archived page, so memory grew with every page of a long crawl.
+    ``path``: the archive's persistent index file."""
 
-    ``path`` None: a private temporary database (a distributed worker's); else the archive's
-    persistent index file."""
-
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path) -> None:
         self.loaded_runs = 0
         try:
             self.db = self._open(path)
         except sqlite3.DatabaseError as exc:
-            if path is None or storage_error_text(exc) is not None:
+            if storage_error_text(exc) is not None:
                 raise  # a full or read-only disk is not a damaged index: keep it
             # a cache, rebuilt from the runs' CDXJ: a damaged one (or a stray -wal beside a
             # deleted database) is set aside rather than stopping the crawl
@@ -71,17 +69,12 @@ class PayloadIndex:
                 stale.unlink(missing_ok=True)
             self.db = self._open(path)
 
-    def _open(self, path: Path | None) -> sqlite3.Connection:
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        # "" = a private temporary on-disk database; one thread (the reactor) uses it
-        db = sqlite3.connect(str(path or ""), isolation_level=None, check_same_thread=False)
-        if path is not None:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-        else:
-            db.execute("PRAGMA journal_mode=OFF")  # nothing to recover: it dies with us
-            db.execute("PRAGMA synchronous=OFF")
+    def _open(self, path: Path) -> sqlite3.Connection:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # one thread (the reactor) uses it
+        db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
         db.execute(f"CREATE TABLE IF NOT EXISTS payloads ({COLUMNS}) WITHOUT ROWID")
         db.execute("CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, payloads INTEGER)")
         # this run's payloads, until the run closes cleanly
