@@ -1,7 +1,7 @@
 """warcio reads Brotli records again (#13): a decompressor for `Content-Encoding: br` that works
 with the `brotli` module Scrapy installs.
 
-warcio (1.8) registers ``br`` at import whenever ``import brotli`` succeeds, but its factory is
+warcio 1.8.1 registers ``br`` at import whenever ``import brotli`` succeeds, but its factory is
 written for brotlipy: it sets ``unused_data`` on the decompressor and calls ``decompress()`` and
 ``flush()``. Google's Brotli (the ``brotli`` distribution, which Scrapy >= 2.19 requires on
 CPython) has a C ``Decompressor`` with ``process()``, ``is_finished()`` and no attribute slots,
@@ -9,7 +9,8 @@ so every reader of a WARC with a Brotli response (``warcio check``, ``content_st
 page detection, our re-extraction) dies with ``AttributeError: 'brotli.Decompressor' object has
 no attribute 'unused_data'``. brotlipy cannot be installed instead: it is the same ``brotli``
 module name, unmaintained, and lacks ``process(output_buffer_limit=)``, which Scrapy's own
-``br`` decoding uses.
+``br`` decoding uses. warcio 1.8.2 registers ``br`` only through brotlicffi (not installed
+here, by the same reasoning), so without this module it reads br payloads still compressed.
 
 Importing this module replaces warcio's ``br`` factory with :class:`WarcioBrotliDecompressor`
 when (and only when) warcio's own one is missing or broken, so a fixed warcio is left alone.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from w3lib.url import safe_url_string
 
@@ -50,7 +50,15 @@ def check_url(raw: str) -> str:
         raise ValueError(f"malformed host or port ({exc})") from None
     if not host:
         raise ValueError("URL has no host")
-    return safe_url_string(raw)
+    return web_form(raw)
+
+
+def web_form(raw: str) -> str:
+    """`raw` as the URL standard serialises it: percent-encoded ASCII, and an empty path made
+    `/` (as browsers send it, and as w3lib >= 2.6 writes it; done here so every w3lib gives
+    the same seed URL, in the frontier and in the archive)."""
+    safe = urlsplit(safe_url_string(raw))
+    return urlunsplit(safe._replace(path=safe.path or "/"))
 
 
 def parse_lines(lines: Iterable[bytes], source: str) -> Iterator[Seed | SeedError]:

@@ -1,9 +1,11 @@
 """warcio's own tools read Brotli records in the project's virtualenv (#13).
 
-warcio 1.8.1 (the latest release) crashes on `Content-Encoding: br` with Google's `brotli`, which
-Scrapy requires (see crawler.encodings). Our code imports the fix itself; warcio's command line
-(`.venv/bin/warcio check|index|extract`, `cdxj-indexer`) does not. So `make install` writes a
-`.pth` file into the virtualenv's site-packages (`python -m crawler.warcio_hook --install`) whose
+warcio 1.8.1 crashed on `Content-Encoding: br` with Google's `brotli`, which Scrapy requires;
+1.8.2 decodes br only through brotlicffi, which the project does not install, and hands such a
+payload on still compressed (see crawler.encodings). Our code imports the decoder itself;
+warcio's command line (`.venv/bin/warcio check|index|extract`, `cdxj-indexer`) does not. So
+`make install` writes a `.pth` file into the virtualenv's site-packages
+(`python -m crawler.warcio_hook --install`) whose
 one line registers a finder: when `warcio.bufferedreaders` is imported, crawler.encodings is
 imported right after it, and installs the fix (only where warcio's own decoder is broken).
 

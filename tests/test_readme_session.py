@@ -1,8 +1,12 @@
-"""The README's researcher session, run as written (#16): its shell commands and its
+"""The README's researcher session, run as written (#16, #20): its shell commands and its
 DuckDB/pandas snippet, taken from README.md between the `researcher-session` markers, against
 a local archive made by a real crawl of the demo site. Only the archive's address changes:
-the README's S3 bucket becomes the local folder. The commands run in a fresh folder outside
-the project, as a researcher with the package installed would run them."""
+the README's S3 bucket becomes the local folder.
+
+Step 0 (`make research`) runs for real, into a new virtualenv of its own (`VENV=`): the runtime
+and research locks, nothing of the test extras. The package is then replaced by a wheel built
+as the README says, and the commands run with that virtualenv in a fresh folder outside the
+project, as a researcher with the package installed would run them."""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ import json
 import re
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +25,9 @@ README = PROJECT_ROOT / "README.md"
 SESSION = re.compile(r"<!-- researcher-session\b.*?-->(.*?)<!-- /researcher-session -->", re.S)
 FENCE = re.compile(r"```(sh|python)\n(.*?)```", re.S)
 README_ARCHIVE = "s3://news-archive/crawls"
+INSTALL_LINE = "make research && . .venv/bin/activate"
+# README "Using the archive": installing into an environment of your own, from a clone
+WHEEL_LINE = re.compile(r"^pip wheel (.*) && pip install (.*dist/newsarchiver-\*\.whl)$", re.M)
 
 
 def session_blocks() -> tuple[list[str], str]:
@@ -45,16 +51,49 @@ def archive(demo_server: DemoServer, tmp_path_factory: pytest.TempPathFactory) -
     return root
 
 
-def test_the_readme_session_runs_as_written(archive: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def research_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Step 0 for real: `make research` into a new virtualenv, then the README's wheel line."""
+    venv = tmp_path_factory.mktemp("research") / "venv"
+    made = subprocess.run(["make", "-s", "research", f"VENV={venv}"], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert made.returncode == 0, (made.stdout[-3000:], made.stderr[-3000:])
+    python = venv / "bin" / "python"
+    found = WHEEL_LINE.search(README.read_text(encoding="utf-8"))
+    assert found, "README: the `pip wheel ... && pip install ...` line"
+    build, install = (shlex.split(part) for part in found.groups())
+    dist = venv.parent / "dist"
+    build = [str(dist) if arg == "dist/" else arg for arg in build]
+    built = subprocess.run([python, "-m", "pip", "wheel", *build], cwd=PROJECT_ROOT,
+                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert built.returncode == 0, built.stderr[-3000:]
+    (wheel,) = dist.glob("newsarchiver-*.whl")
+    install = [str(wheel) if arg.endswith(".whl") else arg for arg in install]
+    # over the editable install `make research` made: what a researcher without a clone has
+    installed = subprocess.run([python, "-m", "pip", "install", "--force-reinstall", *install],
+                               capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert installed.returncode == 0, installed.stderr[-3000:]
+    return python
+
+
+def test_the_readme_session_runs_as_written(
+    archive: Path, research_python: Path, tmp_path: Path
+) -> None:
     commands, python = session_blocks()
+    assert commands[0] == INSTALL_LINE  # run by the research_python fixture
+    commands = commands[1:]
     assert [shlex.split(c)[:3] for c in commands] == [
         ["scrapy", "corpus", "ls"], ["scrapy", "corpus", "get"], ["scrapy", "corpus", "export"],
     ]  # fmt: skip
+    # the wheel, not the checkout, is what runs (the folder is outside the project)
+    where = subprocess.run([research_python, "-c", "import corpus; print(corpus.__file__)"],
+                           cwd=tmp_path, capture_output=True, text=True, check=True)  # fmt: skip
+    assert "site-packages" in where.stdout and str(PROJECT_ROOT) not in where.stdout
     outputs = []
     for command in commands:
         argv = [arg.replace(README_ARCHIVE, str(archive)) for arg in shlex.split(command)]
-        done = subprocess.run([sys.executable, "-m", *argv], cwd=tmp_path, capture_output=True,
-                              text=True, timeout=120)  # fmt: skip
+        done = subprocess.run([research_python, "-m", *argv], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
         assert done.returncode == 0, (command, done.stdout, done.stderr[-3000:])
         assert "Traceback" not in done.stderr, command
         outputs.append(done.stdout)
@@ -68,7 +107,7 @@ def test_the_readme_session_runs_as_written(archive: Path, tmp_path: Path) -> No
         "print(json.dumps({'rows': len(frame), 'hits': hits.to_dict('records'),"
         " 'pub_date': str(frame.pub_date.dtype)}, default=str))\n"
     )
-    ran = subprocess.run([sys.executable, "-c", python + report], cwd=tmp_path,
+    ran = subprocess.run([research_python, "-c", python + report], cwd=tmp_path,
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert ran.returncode == 0, ran.stderr[-3000:]
     table, result = ran.stdout.rsplit("\n", 2)[0], json.loads(ran.stdout.splitlines()[-1])

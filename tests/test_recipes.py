@@ -14,6 +14,7 @@ import shlex
 import shutil
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 from tests import test_hostile
@@ -47,9 +48,10 @@ def fresh_clone(tmp_path: Path) -> Path:
                              text=True, check=True).stdout.split()  # fmt: skip
     clone = tmp_path / "newsarchiver"
     clone.mkdir()
-    for name in {path.split("/", 1)[0] for path in tracked} | {".venv"}:
+    for name in {path.split("/", 1)[0] for path in tracked}:
         if (PROJECT_ROOT / name).exists():
             (clone / name).symlink_to(PROJECT_ROOT / name)
+    (clone / ".venv").symlink_to(sys.prefix)  # the virtualenv running the tests (make test-latest)
     assert not (clone / "logs").exists()
     return clone
 

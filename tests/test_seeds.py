@@ -80,9 +80,10 @@ def test_urls_argument() -> None:
     assert [getattr(s, "url", None) for s in found] == [
         "https://a.example.org/",
         None,
-        "http://b.example.org",
+        "http://b.example.org/",  # the URL standard's form: an empty path is "/"
     ]
     assert found[1].source == "urls[2]"
+    assert check_url("http://b.example.org?q=1") == "http://b.example.org/?q=1"
 
 
 @pytest.mark.parametrize(
