@@ -1,6 +1,7 @@
 """Project settings: every knob, one commented line each (model: scrapy/settings/default_settings.py).
 
-Override any of them per run with ``-s NAME=VALUE``.
+Override any of them per run with ``-s NAME=VALUE``. Every limit and count has a range, checked at
+start-up (crawler/startup.py LIMITS): a negative limit or count stops the run with exit 2.
 """
 
 BOT_NAME = "newsarchiver"  # name used in logs and the default user agent
@@ -23,15 +24,15 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 2  # requests in flight to one site
 DOWNLOAD_TIMEOUT = 30  # seconds before a request is given up
 DOWNLOAD_MAXSIZE = 16 * 1024 * 1024  # responses larger than 16 MiB are dropped, not archived
 DOWNLOAD_WARNSIZE = 4 * 1024 * 1024  # log a warning for responses over 4 MiB
-RETRY_TIMES = 2  # retries of a failed request (timeouts, 5xx) before it is given up
-REDIRECT_MAX_TIMES = 10  # longest redirect chain followed
+RETRY_TIMES = 2  # retries of a failed request (timeouts, 5xx) before it is given up (0 = no retry)
+REDIRECT_MAX_TIMES = 10  # longest redirect chain followed (0 = follow no redirect)
 COOKIES_ENABLED = False  # news pages do not need cookies, and we never archive them
 TELNETCONSOLE_ENABLED = False  # no listening telnet port on crawl machines
 REMOTE_CONTROL_ENABLED = False  # no code-execution HTTP endpoint on crawl machines (Scrapy 2.19 default: on)
 
 # --- Refused requests (crawler/middlewares.py: SSRF guard) ------------------------------------
 NEWS_ALLOWED_NETWORKS = []  # CIDRs the crawler may fetch although not public, e.g. 10.1.0.0/16,127.0.0.0/8 (default: public addresses only)
-NEWS_MAX_URL_LENGTH = 2048  # any request (links, redirects, robots.txt, seeds) with a longer URL is refused: news/refused/url_too_long
+NEWS_MAX_URL_LENGTH = 2048  # any request (links, redirects, robots.txt, seeds) with a longer URL is refused: news/refused/url_too_long (0 = no limit)
 URLLENGTH_LIMIT = 0  # Scrapy's spider-output-only length filter off: NEWS_MAX_URL_LENGTH covers every request, redirects too
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.SSRFGuardMiddleware": 40,  # before offsite (50) and robots.txt (100): refused hosts get no request at all
@@ -55,11 +56,11 @@ CLOSESPIDER_TIMEOUT = 0  # stop a run after this many seconds (0 = never); also 
 ARCHIVE_URI = "archive"  # where runs are written: a local folder, file:// URI or s3://bucket/prefix
 ARCHIVE_RUN_ID = ""  # fixed run id (default: UTC start time plus a random suffix)
 WARC_PREFIX = "news"  # first part of IIPC-style WARC names <prefix>-<timestamp>-<serial>-<host>
-WARC_MAX_SIZE = 1024**3  # rotate to a new WARC file after this many bytes (1 GiB)
-WARC_MAX_AGE = 24 * 3600  # rotate to a new WARC file after this many seconds
+WARC_MAX_SIZE = 1024**3  # rotate to a new WARC file after this many bytes (1 GiB; 0 = no limit)
+WARC_MAX_AGE = 24 * 3600  # rotate to a new WARC file after this many seconds (0 = no limit)
 WARC_DEDUP = True  # an unchanged payload (this run or an earlier run's index) is written as a revisit record
 WACZ_ENABLED = False  # also package each run as <run_id>.wacz (or later: scrapy corpus wacz RUN)
-TEXT_SHARD_MAX_RECORDS = 10_000  # articles per text/*.jsonl.gz shard before a new one starts
+TEXT_SHARD_MAX_RECORDS = 10_000  # articles per text/*.jsonl.gz shard before a new one starts (0 = no limit)
 
 ITEM_PIPELINES = {
     "pipelines.text.TextShardPipeline": 500,  # clean-text JSON Lines shards
@@ -67,6 +68,7 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     "crawler.extensions.CrawlLockExtension": 10,  # one run at a time per archive and spider
     "crawler.jobdir.JobdirCrashGuard": 20,  # JOBDIR left by a killed run: drop its stale queue, not articles
+    "crawler.extensions.InterruptExtension": 30,  # SIGTERM/SIGINT: note which and when, so the run ends `interrupted` (exit 6), not `ok`
     "pipelines.repair.OrphanRepairExtension": 50,  # close .open files a killed run left behind
     "pipelines.warc.WarcCaptureExtension": 100,  # every response as received -> WARC
     "crawler.extensions.CrawlDelayExtension": 500,  # robots.txt Crawl-delay, after AutoThrottle
@@ -101,6 +103,6 @@ CORPUS_DEDUP_NUM_PERM = 128  # MinHash permutations per article: more is more ex
 CORPUS_DEDUP_SHINGLE_WORDS = 5  # words per shingle compared by near-duplicate detection
 
 # --- Logging and encoding ---------------------------------------------------------------------
-LOG_LEVEL = "INFO"  # DEBUG lists every request
+LOG_LEVEL = "INFO"  # DEBUG lists every request; also WARNING, ERROR, CRITICAL (any case; another name stops the run, exit 2)
 NEWS_PROGRESS = "auto"  # live "pages · articles · queued · pages/s" line on stderr: auto = only when stderr is a terminal (never in cron logs or Scrapyd); True/False to force
 FEED_EXPORT_ENCODING = "utf-8"  # `-o` exports in UTF-8, not \u escapes

@@ -13,8 +13,15 @@ from argparse import Namespace
 from pathlib import Path
 from typing import Any
 
-from corpus.catalog import RunEntry, distinct_articles, format_runs, human_size, list_runs
-from corpus.select import RecordFilter, parse_day
+from corpus.catalog import (
+    RunEntry,
+    distinct_articles,
+    format_runs,
+    human_size,
+    list_runs,
+    plural,
+)
+from corpus.select import RecordFilter, check_days, parse_day, parse_language
 from corpus.source import ArchiveSource, CorpusError, LocalSource, open_source
 
 DEFAULT_ARCHIVE_URI = "archive"  # settings.py's ARCHIVE_URI
@@ -32,7 +39,9 @@ def archive_uri(options: Namespace, settings: Any) -> str:
 
 
 def source_of(options: Namespace, settings: Any) -> ArchiveSource:
-    return open_source(archive_uri(options, settings), settings, anonymous=options.anonymous)
+    # the actions that write into a local run have no --anonymous
+    anonymous = getattr(options, "anonymous", False)
+    return open_source(archive_uri(options, settings), settings, anonymous=anonymous)
 
 
 def local_root(
@@ -51,11 +60,14 @@ def local_root(
 
 
 def record_filter(options: Namespace) -> RecordFilter:
+    """The filters, refused (exit 2, one line saying why) when they could match nothing."""
+    since, until = parse_day(options.since, "--since"), parse_day(options.until, "--until")
+    check_days(since, until)
     return RecordFilter(
-        since=parse_day(options.since, "--since"),
-        until=parse_day(options.until, "--until"),
+        since=since,
+        until=until,
         domains={d.lower().removeprefix("www.") for d in options.domain},
-        languages={lang.lower() for lang in options.language},
+        languages={parse_language(lang) for lang in options.language},
         runs=set(options.run),
     )
 
@@ -105,11 +117,18 @@ def do_get(options: Namespace, settings: Any) -> int:
         print(f"skipped {prefix}: no manifest (incomplete run)")
     for key, why in fetched.refused.items():
         print(f"REFUSED {key}: {why}", file=sys.stderr)
-    return 1 if fetched.refused else 0
+    for prefix in result.without_wacz:  # asked for, and not there: not a silent success
+        print(
+            f"no WACZ in {prefix}: its manifest lists none; make one with "
+            f"`scrapy corpus wacz {prefix.rsplit('/', 1)[-1]} ARCHIVE` on a local copy",
+            file=sys.stderr,
+        )
+    return 1 if fetched.refused or result.without_wacz else 0
 
 
 def do_export(options: Namespace, settings: Any) -> int:
     from corpus.card import CARD_NAME, dataset_card
+    from corpus.citation import Credits
     from corpus.dedup import Deduplicator
     from corpus.export import export
     from corpus.get import select_runs
@@ -137,12 +156,15 @@ def do_export(options: Namespace, settings: Any) -> int:
             "shingle_words": dedup.shingle_words,
         },
         skipped,
+        Credits(options.title, options.author),
     )
     (out / CARD_NAME).write_text(card, encoding="utf-8")
+    refetches = plural(summary.url_duplicates, "re-fetch", "re-fetches")
     print(
         f"{summary.exported} article(s) exported to {out} ({options.format}); "
-        f"{summary.matched} matched, {summary.url_duplicates} re-fetches, "
-        f"{summary.exact} exact and {summary.near} near duplicates "
+        f"{summary.matched} matched, {summary.url_duplicates} {refetches}, "
+        f"{summary.exact} exact and {summary.near} near "
+        f"{plural(summary.exact + summary.near, 'duplicate')} "
         f"{'kept' if options.keep_duplicates else 'dropped'}"
     )
     return 0
@@ -154,7 +176,7 @@ def do_report(options: Namespace, settings: Any) -> int:
     run_dir = Path(options.run)
     if not run_dir.is_dir():
         source = source_of(options, settings)
-        run = find_run(source, options.run)
+        run = find_run(source, options.run, options.spider)
         root = local_root(source, options, [run.run_id], indexes=True)  # HTTP statuses: CDXJ
         run_dir = root / run.prefix
     out = Path(options.out or f"report-{run_dir.name}.html")
@@ -163,6 +185,7 @@ def do_report(options: Namespace, settings: Any) -> int:
 
 
 def do_wacz(options: Namespace, settings: Any) -> int:
+    from corpus.runfiles import list_in_manifest, run_lock
     from pipelines.index import write_run_wacz
 
     run_dir = Path(options.run)
@@ -177,11 +200,18 @@ def do_wacz(options: Namespace, settings: Any) -> int:
         run_dir = source.root / find_run(source, options.run, options.spider).prefix
     if not list((run_dir / "warc").glob("*.warc.gz")):
         raise CorpusError(f"{run_dir} holds no finished WARC file")
-    print(write_run_wacz(run_dir.resolve()))
+    run_dir = run_dir.resolve()
+    with run_lock(run_dir, run_dir.name):  # a reextract meanwhile rewrites the manifest too
+        wacz = write_run_wacz(run_dir)
+        listed = list_in_manifest(run_dir, [wacz])
+    print(wacz)
+    if not listed:
+        print(f"{run_dir} has no manifest.json: the WACZ is not listed in one", file=sys.stderr)
     return 0
 
 
 def do_push(options: Namespace, settings: Any) -> int:
+    from pipelines.repair import finish_spooled_runs
     from pipelines.s3 import S3ArchiveStore
     from pipelines.storage import get_store
 
@@ -189,7 +219,11 @@ def do_push(options: Namespace, settings: Any) -> int:
     if not isinstance(store, S3ArchiveStore):
         print(f"{store.uri} is a local archive: nothing to push")
         return 0
-    done, failed = store.push()
+    with store.push_lock():  # a second `corpus push` waits, then finds what is left
+        # a killed run goes up with its index and a "killed" manifest: corpus ls/export read it
+        for prefix in finish_spooled_runs(store):
+            print(f"finished killed run {prefix}: index and manifest written")
+        done, failed = store.push()
     print(f"uploaded {len(done)} file(s) to {store.uri}; {len(failed)} left in the spool")
     for key in failed:
         print(f"  not uploaded: {key}")

@@ -1,7 +1,7 @@
 """Finding article URLs: what kind of document a response is, and the links it offers.
 
 Feeds go through feedparser, sitemaps (indexes, gzipped, Google News) through Scrapy's sitemap
-parser, robots.txt through protego, URLs through courlan: nothing here walks XML by hand.
+parser, URLs through courlan: nothing here walks XML by hand (robots.txt: crawler.robots).
 Entries carry their dates so old ones are skipped before they are fetched.
 """
 
@@ -24,7 +24,6 @@ import feedparser
 from courlan import is_not_crawlable, normalize_url
 from dateutil import parser as date_parser
 from lxml import etree
-from protego import Protego
 from scrapy import Request
 from scrapy.http import Response
 from scrapy.linkextractors import IGNORED_EXTENSIONS
@@ -153,28 +152,33 @@ def _window_bound(name: str, value: str) -> datetime:
     return moment + timedelta(days=1) if name == "until" and is_day else moment
 
 
-def _join(response: Response, href: str) -> str:
-    """`href` made absolute against the document; an unparsable one is returned as it is, for
-    :func:`url_problem` to say why (one bad entry must not end the document's iteration)."""
+def join_url(document: str, href: str) -> str:
+    """`href` made absolute against the URL of the document (a feed, a robots.txt) it is in;
+    an unparsable one is returned as it is, for :func:`url_problem` to say why (one bad entry
+    must not end the document's iteration). Not `TextResponse.urljoin`: that would honour a
+    `<base href>` found in a feed's (CDATA) text."""
     try:
-        return response.urljoin(href)
+        return urljoin(document, href)
     except ValueError:
         return href
 
 
 def feed_entries(response: Response) -> Iterator[Entry]:
-    """Entries of an RSS/Atom feed: absolute link and published (else updated) date."""
-    parsed = feedparser.parse(response.body, response_headers={"content-location": response.url})
-    for entry in parsed.entries:
+    """Entries of an RSS/Atom feed: absolute link and published (else updated) date.
+    feedparser gets no base URL: joining links itself, it turns one urljoin refuses (an
+    unbalanced "[") into "", and the entry would vanish uncounted; without a base the link
+    comes back as written, for :func:`join_url`. A link there but empty (so written, or so
+    made by feedparser against an xml:base) is offered as "": a bad URL too."""
+    for entry in feedparser.parse(response.body).entries:
         link = entry.get("link")
-        if not link:
+        if link is None:  # no link at all: an entry that offers no page
             continue
         stamp = entry.get("published_parsed") or entry.get("updated_parsed")
         try:
             date = datetime.fromtimestamp(calendar.timegm(stamp), UTC) if stamp else None
         except (ValueError, OverflowError, OSError):
             date = None
-        yield Entry(_join(response, link), date)
+        yield Entry(join_url(response.url, link) if link else "", date)
 
 
 class NewsSitemap(Sitemap):
@@ -193,29 +197,25 @@ class NewsSitemap(Sitemap):
 def sitemap_entries(response: Response, max_size: int = SITEMAP_MAX_BYTES) -> Iterator[Entry]:
     """URLs of a sitemap (dated by news:publication_date, else lastmod) or sitemap index.
     Raises one of GZIP_ERRORS for a broken or oversized gzipped sitemap."""
-    return _sitemap_entries(response, sitemap_body(response, max_size))
+    return _sitemap_entries(sitemap_body(response, max_size))
 
 
 def read_sitemap(response: Response, max_size: int = SITEMAP_MAX_BYTES) -> tuple[list[Entry], bool]:
     """The entries of a sitemap, and whether its document was whole (:func:`whole_document`).
     Raises one of GZIP_ERRORS for a broken or oversized gzipped sitemap."""
     body = sitemap_body(response, max_size)
-    return list(_sitemap_entries(response, body)), whole_document(body)
+    return list(_sitemap_entries(body)), whole_document(body)
 
 
-def _sitemap_entries(response: Response, body: bytes) -> Iterator[Entry]:
+def _sitemap_entries(body: bytes) -> Iterator[Entry]:
+    """Each <loc> as written (stripped), never joined to the sitemap's URL: the protocol wants
+    an absolute URL, and a lenient join would fetch `/ht!tp:/bad` for `ht!tp://bad`. The
+    spider checks each against SITEMAP_SCHEMES, so anything else is a bad URL."""
     sitemap = NewsSitemap(body)
     is_index = sitemap.type == "sitemapindex"
     for item in sitemap:
-        loc = item.get("loc")
-        if loc:
-            date = parse_date(item.get("publication_date") or item.get("lastmod"))
-            yield Entry(_join(response, loc), date, is_index)
-
-
-def robots_sitemaps(response: Response) -> list[str]:
-    """The `Sitemap:` lines of a robots.txt."""
-    return [_join(response, u) for u in Protego.parse(response.text).sitemaps]
+        date = parse_date(item.get("publication_date") or item.get("lastmod"))
+        yield Entry(item.get("loc", ""), date, is_index)
 
 
 def _tail_tag(body: bytes) -> str:
@@ -240,6 +240,8 @@ def whole_document(body: bytes) -> bool:
 
 
 WEB_SCHEMES = ("http", "https")
+# sitemaps.org: a <loc> is a full http(s) URL; a file: or ftp: one is bad, not the SSRF guard's.
+SITEMAP_SCHEMES = WEB_SCHEMES
 LOGGED_VALUE_CHARS = 200
 
 
@@ -258,6 +260,8 @@ def url_problem(url: str, schemes: Iterable[str] = WEB_SCHEMES) -> str | None:
         parts.port  # noqa: B018 -- raises ValueError for a port out of range or not a number
     except ValueError as exc:
         return f"unparsable URL: {exc}"
+    if not url.strip():
+        return "empty URL"
     scheme = parts.scheme.lower()
     if not scheme:
         return "no scheme"
@@ -268,11 +272,6 @@ def url_problem(url: str, schemes: Iterable[str] = WEB_SCHEMES) -> str | None:
     except ValueError as exc:
         return str(exc)
     return None
-
-
-def robots_crawl_delay(response: Response, user_agent: str) -> float | None:
-    delay = Protego.parse(response.text).crawl_delay(user_agent)
-    return float(delay) if delay is not None else None
 
 
 FEED_LINKS = etree.XPath(

@@ -1,7 +1,9 @@
-"""Crawl-level extensions: one run at a time per archive and spider, and robots.txt Crawl-delay.
+"""Crawl-level extensions: one run at a time per archive and spider, robots.txt Crawl-delay,
+and a record of the signal that interrupted a run.
 
-Both keep their files in the archive's local state folder (`<archive or spool>/.state/`). In a
-distributed crawl (REDIS_URL) they coordinate through Redis instead (crawler.distributed).
+The first two keep their files in the archive's local state folder (`<archive or
+spool>/.state/`). In a distributed crawl (REDIS_URL) they coordinate through Redis instead
+(crawler.distributed).
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import fcntl
 import logging
 import os
 import secrets
+import signal
 from pathlib import Path
+from types import FrameType
 from typing import IO, Any
 from weakref import WeakKeyDictionary
 
@@ -30,6 +34,13 @@ from crawler.distributed import (
 )
 
 logger = logging.getLogger(__name__)
+
+# Scrapy's close reason after the first SIGINT/SIGTERM (a graceful stop; a second one forces).
+SHUTDOWN_REASON = "shutdown"
+# What InterruptExtension records (pipelines.outcome reads them: exit status 6, "interrupted").
+INTERRUPTED_BY_STAT = "news/interrupted_by"  # "SIGTERM" / "SIGINT"
+INTERRUPTED_AFTER_STAT = "news/interrupted_after_pages"  # responses received when it came
+SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def state_dir(crawler: Crawler) -> Path:
@@ -151,8 +162,9 @@ class CrawlDelayExtension:
     """Keeps each site's download-slot delay at least its Crawl-delay. Runs after AutoThrottle
     (a later EXTENSIONS entry connects later), which would otherwise lower it again.
 
-    In a distributed crawl only the worker that pops a site's robots.txt request reads it, so
-    Crawl-delays go through Redis (`<crawl>:crawl_delay`) and every worker reads them back."""
+    In a distributed crawl Crawl-delays also go through Redis (`<crawl>:crawl_delay`) and every
+    worker reads them back: a worker honours a delay another worker read before its own robots
+    middleware fetched that site's robots.txt."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
@@ -200,3 +212,46 @@ class CrawlDelayExtension:
         slot = downloader.slots.get(key)
         if slot is not None and slot.delay < delays[host]:
             slot.delay = delays[host]
+
+
+class InterruptExtension:
+    """Records which signal stopped the run, and after how many pages, for its manifest and
+    exit status (pipelines.outcome: `interrupted`, exit 6).
+
+    Scrapy turns the first SIGINT/SIGTERM into a graceful stop with the close reason
+    `shutdown`, which says neither which signal came nor when. Its handlers are installed when
+    the reactor starts, before the engine does; at `engine_started` each is wrapped by one that
+    notes the signal, then calls Scrapy's (which installs its forcing handler for a second
+    signal). The note is written to the stats from the reactor, not in the handler: a stats
+    dict growing under a loop that iterates it would raise there."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.received: str | None = None
+        crawler.signals.connect(self.engine_started, signal=signals.engine_started)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> InterruptExtension:
+        return cls(crawler)
+
+    def engine_started(self) -> None:
+        for signum in SHUTDOWN_SIGNALS:
+            previous = signal.getsignal(signum)
+            if callable(previous):  # no Python handler (embedded runs): leave the default
+                signal.signal(signum, self._noting(previous))
+
+    def _noting(self, previous: Any) -> Any:
+        def handler(signum: int, frame: FrameType | None) -> Any:
+            if self.received is None:
+                from twisted.internet import reactor  # the running one (never install one here)
+
+                self.received = signal.Signals(signum).name
+                reactor.callFromThread(self._record)  # type: ignore[attr-defined]
+            return previous(signum, frame)
+
+        return handler
+
+    def _record(self) -> None:
+        stats = self.crawler.stats
+        stats.set_value(INTERRUPTED_BY_STAT, self.received)
+        stats.set_value(INTERRUPTED_AFTER_STAT, stats.get_value("response_received_count", 0))

@@ -2,6 +2,12 @@
 
 A seed file has one URL a line; `#` starts a comment (whole line or after the URL), blank
 lines are ignored. A bad line is reported with its file and line number and skipped.
+
+A seed with credentials (`http://user:password@host/`) stops the run at start-up instead
+(SeedCredentials, exit 2), and the message shows the URL without them. The crawler sends no
+credentials, so such a seed could not be fetched anyway, and skipping it would still have
+written the password into the log (and before this check, into the manifest and the dataset
+card): whoever wrote it meant a password-protected crawl, which this crawler does not do.
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from w3lib.url import safe_url_string
+
+from crawler.startup import ArgumentError
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 SEED_FILE_SUFFIXES = (".txt", ".seeds", ".lst")
@@ -33,8 +41,20 @@ class SeedError:
         return f"{self.source}: {self.message}: {self.line!r}"
 
 
+class SeedCredentials(ArgumentError):
+    """A seed URL carries `user:password@`: refused for the whole run, never echoed."""
+
+
+def without_userinfo(raw: str) -> str:
+    """`raw` with `user:password@` shown as `***@` (for messages: never the credentials)."""
+    parts = urlsplit(raw)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"***@{host}"))
+
+
 def check_url(raw: str) -> str:
-    """The URL in canonical ASCII form, or ValueError saying why it is not a crawlable seed."""
+    """The URL in canonical ASCII form, or ValueError saying why it is not a crawlable seed
+    (SeedCredentials when it holds credentials)."""
     if "://" not in raw:
         raise ValueError("not an absolute URL (missing scheme://)")
     if any(ch.isspace() for ch in raw):
@@ -47,9 +67,19 @@ def check_url(raw: str) -> str:
         host = parts.hostname
         parts.port  # noqa: B018 -- raises ValueError on a malformed port
     except ValueError as exc:
+        if "@" in raw:  # `user:pa/ss@host`: a password that split the URL; echo none of it
+            raise SeedCredentials(
+                f"a seed URL with user:password@ is refused (and this one is malformed): "
+                f"{scheme}://***"
+            ) from None
         raise ValueError(f"malformed host or port ({exc})") from None
     if not host:
         raise ValueError("URL has no host")
+    if "@" in parts.netloc:  # userinfo, even an empty one: `http://@host/` is still refused
+        raise SeedCredentials(
+            f"a seed URL with user:password@ is refused (credentials are never sent, stored or "
+            f"logged; this crawler fetches public pages only): {without_userinfo(raw)}"
+        )
     return web_form(raw)
 
 
@@ -82,6 +112,8 @@ def parse_lines(lines: Iterable[bytes], source: str) -> Iterator[Seed | SeedErro
 def seed_or_error(text: str, where: str) -> Seed | SeedError:
     try:
         return Seed(check_url(text), where)
+    except SeedCredentials as exc:  # the whole run stops: see the module's docstring
+        raise SeedCredentials(f"{where}: {exc}") from None
     except ValueError as exc:
         return SeedError(where, text, str(exc))
 

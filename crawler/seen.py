@@ -39,6 +39,11 @@ CREATE TABLE IF NOT EXISTS articles (
     last_modified TEXT,
     text_digest TEXT             -- sha256 of the stored text: "changed" means this differs
 );
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,     -- a run that marks articles here
+    opened TEXT NOT NULL,
+    closed TEXT                  -- all it stored is marked; NULL: killed, or a write failed
+);
 CREATE TABLE IF NOT EXISTS validators (
     url TEXT PRIMARY KEY,        -- feed or sitemap URL, canonical
     etag TEXT,
@@ -79,12 +84,20 @@ class Seen(Protocol):
     ) -> None: ...
     def children(self, url: str) -> list[str]: ...
     def count_articles(self) -> int: ...
+    # Runs whose marks may be missing some stored article (pipelines.repair marks them from
+    # their text shards at the next start): opened, and not closed cleanly.
+    def open_run(self, run_id: str) -> None: ...
+    def close_run(self, run_id: str) -> None: ...
+    def unclosed_runs(self) -> list[str]: ...
     def close(self) -> None: ...
 
 
 class SeenStore:
     def __init__(
-        self, path: Path, on_write_error: Callable[[Path, Exception], None] | None = None
+        self,
+        path: Path,
+        on_write_error: Callable[[Path, Exception], None] | None = None,
+        max_pages: int = 0,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
@@ -99,6 +112,8 @@ class SeenStore:
         # tail of the archive files themselves.
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        if max_pages:  # SEEN_MAX_PAGES, for tests: SQLITE_FULL once the file reaches it
+            self.db.execute(f"PRAGMA max_page_count = {int(max_pages)}")
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(articles)")}
         if "text_digest" not in columns:  # a store written before text digests were kept
             self.db.execute("ALTER TABLE articles ADD COLUMN text_digest TEXT")
@@ -186,6 +201,19 @@ class SeenStore:
     def count_articles(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
 
+    def open_run(self, run_id: str) -> None:
+        self._write(
+            "INSERT INTO runs (run_id, opened) VALUES (?, ?) ON CONFLICT(run_id) DO UPDATE SET"
+            " closed = NULL",
+            (run_id, _now()),
+        )
+
+    def close_run(self, run_id: str) -> None:
+        self._write("UPDATE runs SET closed = ? WHERE run_id = ?", (_now(), run_id))
+
+    def unclosed_runs(self) -> list[str]:
+        return [r for (r,) in self.db.execute("SELECT run_id FROM runs WHERE closed IS NULL")]
+
     def close(self) -> None:
         self.db.close()
 
@@ -208,7 +236,8 @@ def open_seen_store(crawler: Any) -> Seen:
         return RedisSeenStore.from_settings(crawler.settings, crawler.spidercls.name)
     from pipelines.storage import storage_failed
 
-    return SeenStore(seen_store_path(crawler), partial(storage_failed, crawler))
+    max_pages = crawler.settings.getint("SEEN_MAX_PAGES", 0)
+    return SeenStore(seen_store_path(crawler), partial(storage_failed, crawler), max_pages)
 
 
 def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:

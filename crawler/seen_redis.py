@@ -116,5 +116,17 @@ class RedisSeenStore:
     def count_articles(self) -> int:
         return int(self.server.hlen(self.articles))
 
+    # Workers of a distributed crawl start and stop on their own, each with its run folder on
+    # its own disk: one worker cannot tell another's killed run from a live one. A killed
+    # worker's articles are marked by its own next start's crash repair (the repaired shards).
+    def open_run(self, run_id: str) -> None:
+        return None
+
+    def close_run(self, run_id: str) -> None:
+        return None
+
+    def unclosed_runs(self) -> list[str]:
+        return []
+
     def close(self) -> None:
         self.server.close()

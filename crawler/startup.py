@@ -9,7 +9,11 @@ Without them `-s ARCHIVE_URL=s3://...` (for ARCHIVE_URI) was ignored and the run
   durations ``24h``, ``1d``, ``1h30m``, ``90s`` and plain seconds; both are written back to the
   settings as numbers before any component reads them.
 - A setting of the project settings module whose default is a number or a boolean must parse
-  as one.
+  as one, and a limit or count (LIMITS) must be in its range: `DEPTH_LIMIT=-1`,
+  `NEWS_MAX_PAGES_PER_DOMAIN=-1` or `NEWS_MAX_LINKS_PER_PAGE=-1` used to drop every link and
+  store nothing, exit 0. Where 0 has a meaning (no limit, never, off) the message says it.
+- LOG_LEVEL must be a logging level (any case, or a number); the crawl command checks it
+  before Scrapy sets up logging, which otherwise fails with a traceback.
 
 Every error is a `StartupError` (a ValueError) with a one-line message naming the setting or
 argument. The checks run from `StartupCheckAddon` (ADDONS) and, because Scrapy builds the
@@ -19,9 +23,11 @@ spider before it loads add-ons, from NewsSpider.from_crawler too; they are idemp
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from importlib import import_module
 from types import ModuleType
@@ -38,6 +44,11 @@ SIZE_SETTINGS = (
 DURATION_SETTINGS = (
     "WARC_MAX_AGE", "REDIS_WORKER_TIMEOUT", "S3_RETRY_BACKOFF", "CLOSESPIDER_TIMEOUT",
     "DOWNLOAD_TIMEOUT",
+)  # fmt: skip
+# Scrapy's CloseSpider counts (its default settings; the project module names some in comments).
+CLOSESPIDER_COUNTS = (
+    "CLOSESPIDER_ITEMCOUNT", "CLOSESPIDER_PAGECOUNT", "CLOSESPIDER_ERRORCOUNT",
+    "CLOSESPIDER_PAGECOUNT_NO_ITEM",
 )  # fmt: skip
 # Settings scrapy-redis reads (scrapy_redis/connection.py, defaults.py): REDIS_* but not ours.
 SCRAPY_REDIS_SETTINGS = frozenset({
@@ -69,6 +80,7 @@ DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _NUMBER = r"\d+(?:\.\d+)?"
 _SIZE = re.compile(rf"({_NUMBER})\s*([a-z]*)", re.IGNORECASE)
 _DURATION_PART = re.compile(rf"\s*({_NUMBER})\s*([smhdw])", re.IGNORECASE)
+_NEGATIVE = re.compile(rf"\s*-\s*{_NUMBER}\s*[a-z]*\s*", re.IGNORECASE)
 
 
 class StartupError(ValueError):
@@ -136,7 +148,93 @@ READ_AS: dict[str, Callable[[Any], Any]] = {
     **dict.fromkeys(DURATION_SETTINGS, parse_duration),
     "NEWS_EXTRACT_PROCESSES": parse_int,  # default None: one process a core
     "NEWS_MAX_AGE_DAYS": parse_float,  # default 30, and half a day is fine too
+    # Scrapy's CloseSpider counts, named in the project module's comments only
+    **dict.fromkeys(CLOSESPIDER_COUNTS, parse_int),
+    "CLOSESPIDER_TIMEOUT_NO_ITEM": parse_duration,
 }
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The range of a limit or count: from `least` (above it when `above`), up to `most`;
+    `zero` says what 0 means where it is allowed and not plainly zero."""
+
+    least: float = 0
+    most: float | None = None
+    above: bool = False
+    zero: str = ""
+
+    def problem(self, value: float) -> str | None:
+        low = value <= self.least if self.above else value < self.least
+        if not low and (self.most is None or value <= self.most):
+            return None
+        if self.most is not None:
+            return f"must be from {self.least:g} to {self.most:g}"
+        if self.above:
+            return f"must be more than {self.least:g}"
+        return f"must be {self.least:g} or more" + (f" ({self.zero})" if self.zero else "")
+
+
+NO_LIMIT = Limit(zero="0 = no limit")
+AT_LEAST_ONE = Limit(least=1)
+# Every limit, count, delay and size of the project settings module (a test checks that each
+# number there is listed, or in FREE_NUMBERS) and Scrapy's CloseSpider counts.
+LIMITS: dict[str, Limit] = {
+    "DEPTH_LIMIT": NO_LIMIT,
+    "NEWS_MAX_PAGES_PER_DOMAIN": NO_LIMIT,
+    "NEWS_MAX_LINKS_PER_PAGE": NO_LIMIT,
+    "NEWS_MAX_URL_LENGTH": NO_LIMIT,
+    "URLLENGTH_LIMIT": NO_LIMIT,
+    "NEWS_MAX_AGE_DAYS": NO_LIMIT,
+    "NEWS_MIN_ARTICLE_CHARS": Limit(),
+    "NEWS_EXTRACT_PROCESSES": Limit(zero="0 = extract in the crawl's own thread"),
+    "RETRY_TIMES": Limit(zero="0 = no retry"),
+    "REDIRECT_MAX_TIMES": Limit(zero="0 = follow no redirect"),
+    "CONCURRENT_REQUESTS": AT_LEAST_ONE,
+    "CONCURRENT_REQUESTS_PER_DOMAIN": AT_LEAST_ONE,
+    "CONCURRENT_ITEMS": AT_LEAST_ONE,
+    "DOWNLOAD_DELAY": Limit(),
+    "DOWNLOAD_TIMEOUT": Limit(above=True),  # 0 would time every request out at once
+    "DOWNLOAD_MAXSIZE": NO_LIMIT,
+    "DOWNLOAD_WARNSIZE": Limit(zero="0 = never warn"),
+    "AUTOTHROTTLE_START_DELAY": Limit(),
+    "AUTOTHROTTLE_MAX_DELAY": Limit(),
+    "AUTOTHROTTLE_TARGET_CONCURRENCY": Limit(above=True),  # Scrapy turns AutoThrottle off
+    "CLOSESPIDER_TIMEOUT": Limit(zero="0 = never"),
+    "CLOSESPIDER_TIMEOUT_NO_ITEM": Limit(zero="0 = never"),
+    "CLOSESPIDER_ITEMCOUNT": Limit(zero="0 = never"),
+    "CLOSESPIDER_PAGECOUNT": Limit(zero="0 = never"),
+    "CLOSESPIDER_ERRORCOUNT": Limit(zero="0 = never"),
+    "CLOSESPIDER_PAGECOUNT_NO_ITEM": Limit(zero="0 = never"),
+    "WARC_MAX_SIZE": NO_LIMIT,
+    "WARC_MAX_AGE": NO_LIMIT,
+    "TEXT_SHARD_MAX_RECORDS": NO_LIMIT,
+    "SCRAPER_SLOT_MAX_ACTIVE_SIZE": AT_LEAST_ONE,
+    "S3_MULTIPART_THRESHOLD": AT_LEAST_ONE,
+    "S3_MULTIPART_CHUNKSIZE": AT_LEAST_ONE,
+    "S3_MAX_CONCURRENCY": AT_LEAST_ONE,
+    "S3_UPLOAD_WORKERS": AT_LEAST_ONE,
+    "S3_UPLOAD_RETRIES": Limit(zero="0 = no retry"),
+    "S3_RETRY_BACKOFF": Limit(),
+    "REDIS_WORKER_TIMEOUT": Limit(above=True),  # a worker must live longer than no time
+    "CORPUS_DEDUP_THRESHOLD": Limit(most=1),
+    "CORPUS_DEDUP_NUM_PERM": AT_LEAST_ONE,
+    "CORPUS_DEDUP_SHINGLE_WORDS": AT_LEAST_ONE,
+}
+# Numbers of the project module that are not limits: any value is meaningful.
+FREE_NUMBERS = frozenset({"DEPTH_PRIORITY"})  # negative: depth-first (Scrapy's meaning)
+
+
+def parse_log_level(value: Any) -> int | str:
+    """A logging level as Python's logging takes it: a name in upper case, or a number."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
+    if text.upper() in logging.getLevelNamesMapping():
+        return text.upper()
+    raise ValueError("not a log level: use DEBUG, INFO, WARNING, ERROR or CRITICAL")
 
 
 def _read_as(name: str, default: Any) -> Callable[[Any], Any] | None:
@@ -199,10 +297,18 @@ def check_settings(settings: BaseSettings) -> None:
         value = settings.get(name)
         if parser is None or value in (None, ""):
             continue
+        limit = LIMITS.get(name)
         try:
             parsed = parser(value)
         except ValueError as exc:
-            problems.append(f"setting {name}={value!r}: {exc}")
+            # `-1`, `-5s`: the range says more than "not a size" (and what 0 means)
+            negative = limit is not None and _NEGATIVE.fullmatch(str(value))
+            problem = limit.problem(-1) if limit is not None and negative else exc
+            problems.append(f"setting {name}={value!r}: {problem}")
+            continue
+        number = isinstance(parsed, int | float) and not isinstance(parsed, bool)
+        if limit is not None and number and (problem := limit.problem(parsed)) is not None:
+            problems.append(f"setting {name}={value!r}: {problem}")
             continue
         if parsed != value and not settings.frozen:
             settings.set(name, parsed, priority=settings.getpriority(name) or 0)

@@ -5,6 +5,9 @@ software versions; start and end; pages, articles and errors by kind. A run fold
 manifest is visibly incomplete (still running, or not yet pushed to S3). A killed run gets
 its manifest from the next run's crash repair (pipelines.finish), marked `"killed": true`.
 The run's outcome (pipelines.outcome: the exit status of `scrapy crawl`) is in `"outcome"`.
+`"complete"` is true only when the run did all it was asked to and every file is in the
+archive: a run stopped by a signal, by a failed write or with uploads left in the spool says
+`false`, and its outcome says why (`scrapy corpus ls` shows it as incomplete).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from scrapy.crawler import Crawler
 
 from crawler.distributed import redis_enabled, worker_id
 from crawler.items import Article
-from pipelines.outcome import STORAGE_FAILED, decide_outcome, storage_failure
+from pipelines.outcome import INCOMPLETE, STORAGE_FAILED, decide_outcome, storage_failure
 from pipelines.run import Run, run_for
 from pipelines.s3 import MANIFEST_NAME
 from pipelines.storage import STORAGE_ERRORS, storage_failed
@@ -219,7 +222,7 @@ class RunManifestExtension:
             "started_at": run.started_at,
             "finished_at": datetime.now(UTC).isoformat(),
             "finish_reason": reason,
-            "complete": not spooled,
+            "complete": not spooled and outcome.exit_code not in INCOMPLETE,
             "outcome": outcome.as_dict(),
             "files": [
                 {**entry, "stored": "spool" if key in spooled else "archive"}

@@ -3,6 +3,11 @@
 `decide_outcome()` is the one place that maps a finished run (its close reason, stats and the
 files left in the S3 spool) to `(exit_code, status, why)`. RunManifestExtension writes the
 result into the manifest and the stats (`news/exit_*`); `scrapy crawl` exits with it.
+
+An interrupted run (SIGTERM from `systemctl stop` or Scrapyd's cancel, Ctrl-C) closes with
+Scrapy's reason `shutdown` after its in-flight pages; crawler.extensions.InterruptExtension
+records which signal came, and after how many pages. It is not `ok`: cron and systemd must not
+read a run that fetched a third of its pages as a finished one.
 """
 
 from __future__ import annotations
@@ -11,11 +16,17 @@ from collections import Counter
 from collections.abc import Collection, Mapping
 from typing import Any, NamedTuple
 
+# Set by crawler.extensions.InterruptExtension (the signal, and the pages fetched then), and
+# Scrapy's close reason after the first SIGINT/SIGTERM.
+from crawler.extensions import INTERRUPTED_AFTER_STAT, INTERRUPTED_BY_STAT, SHUTDOWN_REASON
+
 # The writers' signals of a failed write: a one-line stat and their close reason.
 from pipelines.storage import STORAGE_ERROR_STAT
 from pipelines.storage import STORAGE_FAILED as STORAGE_FAILED_REASON
 
-OK, BAD_INPUT, NOTHING_FETCHED, STORAGE_FAILED, SPOOLED = 0, 2, 3, 4, 5
+OK, BAD_INPUT, NOTHING_FETCHED, STORAGE_FAILED, SPOOLED, INTERRUPTED = 0, 2, 3, 4, 5, 6
+# Outcomes of a run that did not do all it was asked to: its manifest says `"complete": false`.
+INCOMPLETE = frozenset({STORAGE_FAILED, SPOOLED, INTERRUPTED})
 # Where the crawl command reads the outcome back (the manifest holds it as "outcome").
 EXIT_CODE_STAT = "news/exit_code"
 EXIT_STATUS_STAT = "news/exit_status"
@@ -34,7 +45,7 @@ REFUSED_STAT = "news/refused/"
 
 class Outcome(NamedTuple):
     exit_code: int
-    status: str  # ok | nothing_fetched | storage_failed | spooled
+    status: str  # ok | nothing_fetched | storage_failed | spooled | interrupted
     why: str  # one line
 
     def as_dict(self) -> dict[str, Any]:
@@ -57,10 +68,35 @@ def storage_failure(error: str) -> Outcome:
     return Outcome(STORAGE_FAILED, "storage_failed", f"storage failed: {error}")
 
 
+def interrupted(
+    stats: Mapping[str, Any], spooled: Collection[str] = (), forced: bool = False
+) -> Outcome:
+    """`interrupted: SIGTERM received after 131 pages; 140 responses, 52 articles stored; run
+    it again to continue ...` (pages in flight when the signal came are finished and stored).
+    `forced`: a second signal stopped the process before the run wrote its manifest."""
+    signame = stats.get(INTERRUPTED_BY_STAT) or "a shutdown request"
+    after = stats.get(INTERRUPTED_AFTER_STAT)
+    received = f"{signame} received" + (f" after {after} pages" if after is not None else "")
+    responses = stats.get("response_received_count", 0)
+    articles = stats.get("news/articles", 0)
+    then = "run it again to continue (stored pages are not fetched again)"
+    if forced:
+        then = "forced to stop by a second signal, without manifest: the next run repairs the run"
+    elif spooled:
+        then = f"{len(spooled)} file(s) wait in the spool (`scrapy corpus push`); {then}"
+    return Outcome(
+        INTERRUPTED, "interrupted",
+        f"interrupted: {received}; {responses} responses, {articles} articles stored; {then}",
+    )  # fmt: skip
+
+
 def decide_outcome(reason: str, stats: Mapping[str, Any], spooled: Collection[str]) -> Outcome:
-    """The worst thing that happened wins: lost writes, then an empty run, then pending uploads."""
+    """The worst thing that happened wins: lost writes, then a stop asked for by a signal (an
+    empty run too: it was stopped, not refused), then an empty run, then pending uploads."""
     if reason == STORAGE_FAILED_REASON or STORAGE_ERROR_STAT in stats:
         return storage_failure(stats.get(STORAGE_ERROR_STAT) or "a write failed (see the log)")
+    if reason == SHUTDOWN_REASON or INTERRUPTED_BY_STAT in stats:
+        return interrupted(stats, spooled)
     responses = stats.get("response_received_count", 0)
     if not responses:
         return Outcome(NOTHING_FETCHED, "nothing_fetched", nothing_fetched_why(stats))

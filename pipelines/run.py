@@ -7,14 +7,39 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 from weakref import WeakKeyDictionary
 
 from scrapy.crawler import Crawler
 
 from pipelines.storage import ArchiveStore, get_store, safe_segment
 
+if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
+
+    from crawler.items import Article
+
 _RUNS: WeakKeyDictionary[Crawler, Run] = WeakKeyDictionary()
+
+
+class TextRecordsWriter(Protocol):
+    """Writes an article's WARC conversion and metadata records (pipelines.warc); fires with
+    whether they were written. Looked up here so the text pipeline needs no import of it."""
+
+    def write_text_records(self, item: Article) -> Deferred[bool]: ...
+
+
+_TEXT_RECORDS_WRITERS: WeakKeyDictionary[Crawler, TextRecordsWriter] = WeakKeyDictionary()
+
+
+def register_text_records_writer(crawler: Crawler, writer: TextRecordsWriter) -> None:
+    _TEXT_RECORDS_WRITERS[crawler] = writer
+
+
+def text_records_writer(crawler: Crawler) -> TextRecordsWriter | None:
+    """The crawl's WARC capture, if enabled: the text pipeline has it write an article's
+    conversion and metadata records before the text record (pipelines.text)."""
+    return _TEXT_RECORDS_WRITERS.get(crawler)
 
 
 def new_run_id(now: datetime | None = None) -> str:

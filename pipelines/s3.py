@@ -20,16 +20,19 @@ with boto3's transfer manager as soon as they close, then deleted locally once v
 from __future__ import annotations
 
 import base64
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 import boto3
@@ -45,6 +48,9 @@ from pipelines.storage import check_key, local_path_under, safe_segment
 logger = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
+# Taken by whoever pushes the spool (`corpus push`, a crawl's start): two pushers uploading the
+# same files would each see the other's deletions as failures.
+PUSH_LOCK = ".state/push.lock"
 DEFAULT_SPOOL = "~/.cache/newsarchiver/spool"
 # S3 error codes no retry can cure in this run: the bucket or the credentials are wrong
 # ("403": a HEAD request's access denied, which has no body to name the code)
@@ -113,11 +119,14 @@ def one_line(exc: BaseException) -> str:
 
 def mark_pushed(manifest: dict[str, Any], now: str) -> dict[str, Any]:
     """A run manifest as it reads once `scrapy corpus push` uploaded the run's last files:
-    complete (unless the run was killed: then it never will be), every file in the archive."""
-    pushed = {**manifest, "complete": not manifest.get("killed"), "pushed_at": now}
-    pushed["files"] = [{**entry, "stored": "archive"} for entry in manifest["files"]]
+    every file in the archive; complete only if the upload was all that was missing (a killed,
+    interrupted or storage-failed run stopped early: uploading its files does not finish it)."""
     outcome = manifest.get("outcome")
-    if isinstance(outcome, dict) and outcome.get("status") == "spooled":
+    status = outcome.get("status") if isinstance(outcome, dict) else None
+    finished = not manifest.get("killed") and status in (None, "ok", "spooled")
+    pushed = {**manifest, "complete": finished, "pushed_at": now}
+    pushed["files"] = [{**entry, "stored": "archive"} for entry in manifest["files"]]
+    if status == "spooled":
         pushed["outcome"] = {
             "exit_code": 0, "status": "ok", "why": f"uploaded by scrapy corpus push at {now}"
         }  # fmt: skip
@@ -181,6 +190,7 @@ class S3ArchiveStore:
         self.uploaded_bytes = 0
         self.upload_seconds = 0.0
         self.unusable = ""  # why no upload can succeed (no bucket, access denied), once known
+        self._push_locked = False
 
     def object_key(self, key: str) -> str:
         return f"{self.prefix}/{check_key(key)}" if self.prefix else check_key(key)
@@ -268,6 +278,27 @@ class S3ArchiveStore:
         if reported != wanted:
             raise ValueError(f"checksum mismatch for {object_key}: {reported!r} != {wanted!r}")
 
+    def remote_keys(self, prefix: str) -> list[str]:
+        """Keys of the objects S3 holds under `prefix/` (e.g. a run's), as archive keys."""
+        base = self.object_key(prefix) + "/"
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=base
+        )
+        return sorted(item["Key"][strip:] for page in pages for item in page.get("Contents", []))
+
+    def fetch(self, key: str) -> Path:
+        """Download an object to its place in the spool (through a `.tmp` file, which nothing
+        takes for a finished file); its local path."""
+        path = self.local_path(key)
+        partial = path.with_name(path.name + ".fetch.tmp")
+        try:
+            self.client.download_file(self.bucket, self.object_key(key), str(partial))
+            partial.replace(path)
+        finally:
+            partial.unlink(missing_ok=True)
+        return path
+
     def drain(self) -> list[str]:
         """Wait for every queued upload; the keys that are still only in the spool."""
         with self._lock:
@@ -283,10 +314,43 @@ class S3ArchiveStore:
         # dot-folders hold crawl state (.state/: seen-store, lock), never archive files
         return sorted(k for k in keys if not any(part.startswith(".") for part in k.split("/")))
 
-    def push(self, retries: int | None = None, skip: str = "") -> tuple[list[str], list[str]]:
+    @contextlib.contextmanager
+    def push_lock(self, wait: bool = True) -> Iterator[bool]:
+        """Hold the spool's push lock; yields False (and holds nothing) when `wait` is False
+        and another process pushes now."""
+        if self._push_locked:  # this store holds it already (corpus push: finish, then push)
+            yield True
+            return
+        path = self.local_root / PUSH_LOCK
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as handle:  # closing the file releases the lock
+            if not lock_file(handle, wait):
+                yield False
+                return
+            self._push_locked = True
+            try:
+                yield True
+            finally:
+                self._push_locked = False
+
+    def push(
+        self, retries: int | None = None, skip: str = "", wait: bool = True
+    ) -> tuple[list[str], list[str]]:
         """Upload what the spool holds (except keys under `skip`, a running run's prefix),
         each run's manifest after its other files, marked pushed (mark_pushed). Returns
-        (uploaded, still spooled)."""
+        (uploaded, still spooled). One pusher at a time (push_lock): a second one waits and
+        then reads the spool afresh, or with `wait` False pushes nothing."""
+        with self.push_lock(wait) as locked:
+            if not locked:
+                logger.info("another process is pushing the spool %s: not pushing now",
+                            self.local_root)  # fmt: skip
+                return [], []
+            done, failed = self._push(retries, skip)
+        # a key whose spool file is gone was uploaded (by a running crawl's own upload, say):
+        # only what is still in the spool is left there
+        return done, [k for k in failed if (self.local_root / k).exists()]
+
+    def _push(self, retries: int | None, skip: str) -> tuple[list[str], list[str]]:
         keys = [k for k in self.spooled() if not (skip and k.startswith(skip + "/"))]
         manifests = [k for k in keys if k.endswith("/" + MANIFEST_NAME)]
         for key in keys:
@@ -327,3 +391,12 @@ class S3ArchiveStore:
             return False
         path.unlink()
         return True
+
+
+def lock_file(handle: IO[Any], wait: bool = True) -> bool:
+    """An exclusive flock on an open file; False when `wait` is False and another holds it."""
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        return False
+    return True

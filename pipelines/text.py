@@ -17,11 +17,12 @@ from typing import Any
 
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
+from scrapy.utils.defer import maybe_deferred_to_future
 
 from crawler.distributed import file_name_tag
 from crawler.items import Article
 from pipelines.rotating import RotatingFile, RotationLimits
-from pipelines.run import run_for
+from pipelines.run import run_for, text_records_writer
 from pipelines.storage import STORAGE_ERRORS, storage_broken, storage_failed
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,14 @@ def encode_record(article: Article) -> bytes:
 
 
 class TextShardPipeline:
-    """Appends each Article to the current shard; a full shard is closed and a new one begun."""
+    """Appends each Article to the current shard; a full shard is closed and a new one begun.
+
+    An article's writes go in this order, so that a failure at any one of them (a full disk, a
+    kill) leaves it either stored or to be fetched again: (1) its WARC conversion and metadata
+    records, awaited here; (2) its text record, the one corpus commands read; (3) its seen mark,
+    by the spider at `item_scraped`. A failure at (1) or (2) stores no text record, and nothing
+    is marked seen. A failure at (3) leaves a text record not marked seen, and the run is not
+    closed in the seen-store: the next run's start marks it from the text (pipelines.repair)."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
@@ -71,15 +79,27 @@ class TextShardPipeline:
         name = f"{self.run.spider}-{stamp}-{serial:05d}{self.name_suffix}.jsonl.gz"
         return self.run.key("text", name)
 
-    def process_item(self, item: object) -> object:
+    async def process_item(self, item: object) -> object:
         if not isinstance(item, Article):
             return item
         # Dropped, not scraped, when it is not stored: the spider marks only scraped items
         # seen, so the next run fetches it again. (One error line said why; DEBUG for each.)
+        self.check_storable(item)
+        capture = text_records_writer(self.crawler)
+        if capture is not None and not await maybe_deferred_to_future(
+            capture.write_text_records(item)
+        ):
+            raise DropItem("not stored: its text records are not in the WARC", log_level="DEBUG")
+        self.check_storable(item)  # a write elsewhere may have failed meanwhile
+        return self.write(item)
+
+    def check_storable(self, item: Article) -> None:
         if storage_broken(self.crawler):
             raise DropItem("not stored: a write to the archive failed", log_level="DEBUG")
         if item.warc_record_id and item.warc_filename is None:  # its capture was not written
             raise DropItem("not stored: its capture is not in the WARC", log_level="DEBUG")
+
+    def write(self, item: Article) -> Article:
         try:
             self.files.stream().write(encode_record(item))
             self.files.record_written()

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response
+from twisted.internet.defer import Deferred, succeed
 from warcio.recordbuilder import RecordBuilder
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
@@ -39,7 +40,7 @@ from crawler.rawcapture import RAW_HEAD_META_KEY, RawHead
 from pipelines.index import write_run_index, write_run_wacz
 from pipelines.payloads import Original, open_payload_index
 from pipelines.rotating import RotatingFile, RotationLimits
-from pipelines.run import run_for
+from pipelines.run import register_text_records_writer, run_for
 from pipelines.storage import STORAGE_ERRORS, safe_segment, storage_broken, storage_failed
 from pipelines.warc_writer import (
     CapturePointer,
@@ -177,8 +178,8 @@ class WarcCaptureExtension:
         )
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.response_downloaded, signal=signals.response_downloaded)
-        crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        register_text_records_writer(crawler, self)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcCaptureExtension:
@@ -227,6 +228,8 @@ class WarcCaptureExtension:
         if job.written:
             for record in job.records:
                 self.crawler.stats.inc_value(f"archive/warc_records/{record.rec_type}")
+        if job.on_done is not None:
+            job.on_done(job.written)
 
     def _write_failed(self, path: Path | None, error: BaseException) -> None:
         """Stop the crawl; the writer has cut the file back to its last whole record."""
@@ -328,14 +331,25 @@ class WarcCaptureExtension:
         request.meta[CAPTURE_META_KEY] = CapturePointer(fields, holder_placement)
         self.writer.submit(job)
 
-    def item_scraped(self, item: object) -> None:
-        """The article's text (WET-style conversion) and metadata, beside its capture."""
-        if not isinstance(item, Article) or not item.warc_record_id:
-            return
+    def write_text_records(self, item: Article) -> Deferred[bool]:
+        """The article's text (WET-style conversion) and metadata, beside its capture; fires
+        in the reactor with whether they were written. The text pipeline writes the text
+        record only after they were, so a text record always has them (a full disk between
+        the two leaves them without a text record: the article is fetched again)."""
+        if not item.warc_record_id:  # no capture to refer to
+            return succeed(True)
         self.mailbox.drain()
         if storage_broken(self.crawler):
-            return
-        self.writer.submit(WriteJob(self.text_records(item)))
+            return succeed(False)
+        written: Deferred[bool] = Deferred()
+        self.writer.submit(WriteJob(self.text_records(item), on_done=written.callback))
+        return written
+
+    def item_scraped(self, item: object) -> None:
+        """write_text_records() without waiting (tests and benchmarks that drive the
+        extension without a crawl or a text pipeline)."""
+        if isinstance(item, Article):
+            self.write_text_records(item)
 
     def text_records(self, item: Article) -> list[Any]:
         headers = {

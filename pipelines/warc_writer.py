@@ -108,6 +108,7 @@ class WriteJob:
     placement: Placement | None = None  # of records[0]
     payload: tuple[str, Original] | None = None  # a new payload: its digest and first capture
     written: bool = False
+    on_done: Callable[[bool], object] | None = None  # told in the reactor whether it was written
 
 
 class GzipMember:

@@ -87,8 +87,7 @@ def test_record_types_and_links(runs: TwoRuns) -> None:
     counts = Counter(record.rec_type for _, record in warc_records(runs.first))
     articles = len(text_records(runs.first))
     assert counts["conversion"] == counts["metadata"] == articles
-    # robots.txt is fetched twice (Scrapy's robots middleware and the spider, for Sitemap:
-    # lines): the second, identical payload is already a revisit within the first run
+    # robots.txt is fetched once a run (the spider reads the robots middleware's response)
     assert counts["response"] + counts["revisit"] == counts["request"] > articles
     by_id = {r.rec_headers["WARC-Record-ID"]: r for _, r in warc_records(runs.first)}
     for _, record in warc_records(runs.first):

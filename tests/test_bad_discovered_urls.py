@@ -2,7 +2,8 @@
 URL in a feed, sitemap, sitemap index, robots.txt `Sitemap:` line or a page's advertised feed
 links is counted, logged once with its document and skipped; the rest of the document is
 processed. A feed's or sitemap's validators are saved only once the document was read whole,
-so a conditional GET (304) never hides entries a run did not get to.
+so a conditional GET (304) never hides entries a run did not get to. (#21) A feed link the feed
+parser cannot join is counted too, and a sitemap <loc> must be an absolute http(s) URL.
 
 Every crawl is the real `scrapy crawl news` CLI against a site on 127.0.0.1 (tests/test_hostile).
 """
@@ -12,12 +13,14 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterator
+from html import escape
 from pathlib import Path
 
 import pytest
 
 from crawler.discovery import url_problem, whole_document
 from tests.test_hostile import (
+    NOW,
     Crawl,
     HostileSite,
     Page,
@@ -182,6 +185,8 @@ def test_validators_saved_only_for_documents_read_whole(site: HostileSite, tmp_p
         ("http://example.org:x/a", "unparsable URL: Port could not be cast to integer value"),
         ("http://[::1/a", "unparsable URL: Invalid IPv6 URL"),
         ("/relative/", "no scheme"),
+        ("ht!tp://bad", "no scheme"),  # "!" cannot be in a scheme: a relative path
+        ("", "empty URL"),  # a feed link feedparser emptied
         ("https://example.org/a?b=c", None),
     ],
 )
@@ -208,3 +213,59 @@ def test_url_problem(url: str, problem: str | None) -> None:
 )
 def test_whole_document(body: bytes, whole: bool) -> None:
     assert whole_document(body) is whole
+
+
+def atom(*hrefs: str, base: str = "") -> Page:
+    """An Atom feed of one entry per link, under an xml:base when `base` is given."""
+    entries = "".join(
+        f"<entry><title>Entry {i}</title><id>urn:e:{i}</id><link href='{escape(href)}'/>"
+        f"<updated>{NOW.isoformat()}</updated></entry>"
+        for i, href in enumerate(hrefs)
+    )
+    xml_base = f" xml:base='{escape(base)}'" if base else ""
+    body = f"<feed xmlns='http://www.w3.org/2005/Atom'{xml_base}><title>F</title>{entries}</feed>"
+    return Page(body.encode(), "application/atom+xml")
+
+
+def test_a_feed_link_the_feed_parser_cannot_join_is_counted(
+    site: HostileSite, tmp_path: Path
+) -> None:
+    """feedparser empties a link that urljoin refuses (an unbalanced "[") instead of giving
+    it back: it must not vanish uncounted (#21)."""
+    site.pages["/feed.xml"] = rss("http://[::1", story(site, "/news/feed-one/"), "/news/feed-two/")
+    story(site, "/news/feed-two/")  # relative links are still joined to the feed's URL
+    # under an absolute xml:base feedparser itself joins, and drops, the bad link: its text
+    # is lost, the entry is still counted (as an empty URL)
+    site.pages["/atom.xml"] = atom("http://[::1/x", "/news/atom-one/", base=f"{site.base}/")
+    story(site, "/news/atom-one/")
+
+    done = run(site, tmp_path, "first", "/feed.xml", "/atom.xml")
+
+    assert done.stored() == {"/news/feed-one/", "/news/feed-two/", "/news/atom-one/"}
+    assert done.stat("news/skipped/bad_url/feed") == 2
+    assert warned(done, "feed", f"{site.base}/feed.xml", "http://[::1")
+    assert warned(done, "feed", f"{site.base}/atom.xml", "")
+
+
+def test_a_sitemap_loc_must_be_an_absolute_http_url(site: HostileSite, tmp_path: Path) -> None:
+    """sitemaps.org: a <loc> is a full http(s) URL. Anything else is counted and skipped,
+    never resolved against the sitemap's own URL (#21)."""
+    base = site.base
+    bad = ["ht!tp://bad", "/news/relative/", "news/relative-too/", "file:///etc/passwd",
+           f"ftp://127.0.0.1:{site.port}/pub/"]  # fmt: skip
+    for path in ("/news/relative/", "/news/relative-too/", "/ht!tp:/bad"):
+        story(site, path)  # a lenient resolver would find and store these
+    site.pages["/sitemap.xml"] = urlset(*bad, story(site, "/news/absolute/"))
+    site.pages["/index.xml"] = urlset("/sitemap.xml", f"{base}/child.xml", index=True)
+    site.pages["/child.xml"] = urlset(story(site, "/news/child-story/"))
+
+    done = run(site, tmp_path, "first", "/sitemap.xml", "/index.xml")
+
+    assert done.stored() == {"/news/absolute/", "/news/child-story/"}
+    assert not [p for p in site.requests if "relative" in p or "!" in p], site.requests
+    assert done.stat("news/skipped/bad_url/sitemap") == len(bad)
+    assert done.stat("news/skipped/bad_url/sitemap_index") == 1
+    for value in bad:
+        assert warned(done, "sitemap", f"{base}/sitemap.xml", value), value
+    assert warned(done, "sitemap_index", f"{base}/index.xml", "/sitemap.xml")
+    assert done.stat("news/refused/scheme") == 0  # not left to the SSRF guard: never requested

@@ -166,7 +166,7 @@ def test_every_fetch_is_archived_and_warcio_accepts_it(crawl: Crawl) -> None:
         with warc.open("rb") as handle:
             for record in ArchiveIterator(handle):
                 uri = record.rec_headers.get_header("WARC-Target-URI")
-                if record.rec_type in ("response", "revisit"):  # robots.txt twice: a revisit
+                if record.rec_type in ("response", "revisit"):
                     responses[record.rec_headers["WARC-Record-ID"]] = uri
                 elif record.rec_type == "request":
                     requests_for[record.rec_headers["WARC-Concurrent-To"]] = uri

@@ -174,6 +174,11 @@ def test_a_full_disk_stops_the_crawl_and_leaves_whole_files(
     manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["finish_reason"] == "storage_failed"
     assert manifest["outcome"]["exit_code"] == 4
+    assert manifest["complete"] is False  # it read true: a stopped run is not a complete one
+    listed = scrapy("corpus", "ls", str(archive), "--json")
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    (run,) = [json.loads(line) for line in listed.stdout.splitlines() if line.startswith("{")]
+    assert run["state"] == "incomplete", run
 
     # every file is closed, and reads to its end
     assert not list(run_dir.rglob("*.open")), list(run_dir.rglob("*"))

@@ -373,7 +373,7 @@ def test_a_run_id_held_by_a_live_worker_is_refused(
 
 
 def test_crawl_delay_read_by_one_worker_reaches_the_others(redis_server: RedisServer) -> None:
-    """Only the worker that pops robots.txt reads its Crawl-delay; all must honour it."""
+    """A Crawl-delay one worker read reaches the others through Redis, and all honour it."""
     settings = {"REDIS_URL": redis_server.url, "REDIS_KEY_PREFIX": PREFIX, "REDIS_CRAWL_ID": "cd"}
     reader, other = (get_crawler(NewsSpider, settings) for _ in range(2))
     reader_ext, other_ext = CrawlDelayExtension(reader), CrawlDelayExtension(other)

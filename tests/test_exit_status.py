@@ -1,5 +1,6 @@
 """`scrapy crawl` tells cron the truth (README "Exit status"): 0 ok, 1 could not start, 2 bad
-arguments or settings, 3 nothing fetched, 4 storage failed, 5 uploads left in the S3 spool.
+arguments or settings, 3 nothing fetched, 4 storage failed, 5 uploads left in the S3 spool,
+6 interrupted (tests/test_interrupt.py runs that one through the CLI).
 
 Every status but the mapping itself is checked through the real CLI: start-up errors are one
 line on stderr (the traceback only with -L DEBUG), a failed run ends with one line naming its
@@ -76,7 +77,17 @@ def test_outcome_mapping_worst_first() -> None:
         "ok",
         "finished: 12 responses, 5 articles stored",
     )
-    assert decide_outcome("shutdown", {"response_received_count": 1}, ()).exit_code == 0
+    # SIGTERM/SIGINT: Scrapy's graceful stop closes with "shutdown"; it read 0 (#21)
+    stopped = {**fetched, "news/interrupted_by": "SIGTERM", "news/interrupted_after_pages": 9}
+    assert decide_outcome("shutdown", stopped, ()) == (
+        6, "interrupted",
+        "interrupted: SIGTERM received after 9 pages; 12 responses, 5 articles stored; "
+        "run it again to continue (stored pages are not fetched again)",
+    )  # fmt: skip
+    assert decide_outcome("shutdown", {"response_received_count": 1}, ()).exit_code == 6
+    assert decide_outcome("shutdown", {}, ["a"]).exit_code == 6  # beats 3 and 5: it was stopped
+    assert "1 file(s) wait in the spool" in decide_outcome("shutdown", stopped, ["a"]).why
+    assert decide_outcome("storage_failed", stopped, ()).exit_code == 4  # lost writes first
 
 
 def test_nothing_fetched_names_the_errors() -> None:
@@ -120,6 +131,18 @@ def test_debug_shows_the_traceback_too(tmp_path: Path) -> None:
     assert STARTUP_ERROR.findall(result.stderr)[-1].endswith("use one of none, changed, all")
 
 
+def test_unknown_log_level_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """It was Python's traceback out of Scrapy's logging set-up, and exit 1 (#21)."""
+    for option in (["-s", "LOG_LEVEL=VERBOSE"], ["-L", "verbose"]):
+        result = run(tmp_path, "-a", "urls=http://127.0.0.1:9/", *option)
+        assert result.returncode == 2, result.stderr[-3000:]
+        assert STARTUP_ERROR.fullmatch(result.stderr.rstrip("\n")), result.stderr[-3000:]
+        assert "not a log level: use DEBUG, INFO, WARNING, ERROR or CRITICAL" in result.stderr
+    # any case is a level: `-L debug` shows the traceback of a bad argument, as -L DEBUG does
+    lower = run(tmp_path, "-a", "urls=http://127.0.0.1:9/", "-a", "refetch=x", "-L", "debug")
+    assert lower.returncode == 2 and "Traceback (most recent call last)" in lower.stderr
+
+
 def test_unknown_spider_and_held_lock(tmp_path: Path) -> None:
     unknown = scrapy("crawl", "no-such-spider", "--nolog")
     assert unknown.returncode == 2
@@ -157,8 +180,8 @@ def test_nothing_fetched_is_3(tmp_path: Path) -> None:
     result = run(tmp_path, "-a", f"urls=http://127.0.0.1:{port}/", "-s", "RETRY_TIMES=0")
     assert result.returncode == 3, result.stderr[-3000:]
     (failed,) = FAILED.findall(result.stderr)
-    # three requests, none answered: the spider's robots.txt, Scrapy's robots.txt, the seed
-    assert failed == ("3", "nothing fetched: 0 responses for 3 requests (connection refused: 3)")
+    # two requests, none answered: Scrapy's robots.txt (the spider reads that one), the seed
+    assert failed == ("3", "nothing fetched: 0 responses for 2 requests (connection refused: 2)")
     assert result.stderr.rstrip("\n").endswith(failed[1])  # the last line
     assert manifest(tmp_path)["outcome"] == {
         "exit_code": 3, "status": "nothing_fetched", "why": failed[1],
@@ -197,6 +220,7 @@ def test_full_disk_is_4_with_one_line(tiny_disk: Path) -> None:
     assert written["finish_reason"] == "storage_failed"
     outcome = written["outcome"]
     assert (outcome["exit_code"], outcome["status"]) == (4, "storage_failed")
+    assert written["complete"] is False  # it read true (#21)
     # the first failed write (WARC, text, seen-store: whichever filled the disk) is named
     assert re.match(r"storage failed: .+(No space left on device|SQLITE_FULL)", outcome["why"])
     listed = {f["key"].rsplit("/", 1)[-1] for f in written["files"]}
@@ -232,3 +256,4 @@ def test_help_lists_the_spider_arguments_and_the_codes() -> None:
         assert re.search(rf"^  -a {name}=VALUE +{re.escape(text)}$", shown.stdout, re.M), name
     assert re.search(r"^Examples:\n  scrapy crawl news -a ", shown.stdout, re.M)
     assert "3 nothing fetched, 4 storage failed" in " ".join(shown.stdout.split())
+    assert "6 interrupted (SIGTERM/SIGINT" in " ".join(shown.stdout.split())

@@ -11,14 +11,20 @@ from pathlib import Path
 import pytest
 from scrapy.settings import Settings
 
+import settings as project_module
 from crawler.discovery import DateWindow, parse_iso_date
 from crawler.spiders.news import NewsSpider
 from crawler.startup import (
+    DURATION_SETTINGS,
+    FREE_NUMBERS,
+    LIMITS,
+    SIZE_SETTINGS,
     ArgumentError,
     SettingError,
     check_arguments,
     check_settings,
     parse_duration,
+    parse_log_level,
     parse_size,
     unknown_settings,
 )
@@ -169,6 +175,89 @@ def test_bad_setting_values(
     project_settings.set(name, value, priority="cmdline")
     with pytest.raises(SettingError, match="^" + message):
         check_settings(project_settings)
+
+
+# --- limits and counts (#21: a negative one emptied the crawl, exit 0) ---------------------------
+
+
+def test_every_number_setting_has_its_range() -> None:
+    """A number added to settings.py must say its range here (or that it has none)."""
+    numbers = {
+        name for name in dir(project_module)
+        if name.isupper() and type(getattr(project_module, name)) in (int, float)
+    }  # fmt: skip
+    assert numbers - FREE_NUMBERS - set(LIMITS) == set()
+    assert set(SIZE_SETTINGS) | set(DURATION_SETTINGS) <= set(LIMITS)
+
+
+def below(name: str) -> str:
+    """The largest whole value out of `name`'s range from below."""
+    limit = LIMITS[name]
+    return str(int(limit.least) if limit.above else int(limit.least) - 1)
+
+
+@pytest.mark.parametrize("name", sorted(LIMITS))
+def test_each_limit_refuses_values_out_of_range(project_settings: Settings, name: str) -> None:
+    limit = LIMITS[name]
+    project_settings.set(name, below(name), priority="cmdline")
+    with pytest.raises(SettingError, match=f"^setting {name}='{below(name)}': ") as raised:
+        check_settings(project_settings)
+    if limit.zero:  # what 0 means is said where 0 is allowed
+        assert f"({limit.zero})" in str(raised.value)
+    if limit.most is not None:
+        project_settings.set(name, str(limit.most + 1), priority="cmdline")
+        with pytest.raises(SettingError, match=f"^setting {name}=.*: must be from "):
+            check_settings(project_settings)
+    smallest = limit.least + (0.5 if limit.above else 0)
+    fine = str(int(smallest) if float(smallest).is_integer() else smallest)
+    if name not in SIZE_SETTINGS:  # a size is whole bytes: 0.5 is not one
+        project_settings.set(name, fine, priority="cmdline")
+        check_settings(project_settings)  # the edge of the range is accepted
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("INFO", "INFO"), ("debug", "DEBUG"), (" Warning ", "WARNING"), ("10", 10), (20, 20)],
+)
+def test_log_levels(value: object, expected: object) -> None:
+    assert parse_log_level(value) == expected
+
+
+@pytest.mark.parametrize("value", ["VERBOSE", "", "-1", "info!", True])
+def test_bad_log_levels(value: object) -> None:
+    with pytest.raises(ValueError, match="not a log level: use DEBUG, INFO, WARNING, ERROR or"):
+        parse_log_level(value)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("NEWS_MAX_PAGES_PER_DOMAIN=-1", "NEWS_MAX_PAGES_PER_DOMAIN='-1': must be 0 or more (0 = "),
+        ("NEWS_MAX_LINKS_PER_PAGE=-1", "NEWS_MAX_LINKS_PER_PAGE='-1': must be 0 or more (0 = no"),
+        ("DEPTH_LIMIT=-1", "DEPTH_LIMIT='-1': must be 0 or more (0 = no limit)"),
+        ("CONCURRENT_REQUESTS=0", "CONCURRENT_REQUESTS='0': must be 1 or more"),
+        ("CLOSESPIDER_ITEMCOUNT=-5", "CLOSESPIDER_ITEMCOUNT='-5': must be 0 or more (0 = never)"),
+        ("LOG_LEVEL=VERBOSE", "LOG_LEVEL='VERBOSE': not a log level: use DEBUG, INFO, WARNING"),
+    ],
+)
+def test_cli_refuses_a_limit_out_of_range_in_one_line(
+    site: HostileSite,  # noqa: F811
+    tmp_path: Path,
+    setting: str,
+    message: str,
+) -> None:
+    """Each used to run and store nothing with exit 0 (LOG_LEVEL: a traceback, exit 1)."""
+    site.pages["/"] = home()
+    archive = tmp_path / "archive"
+    result = scrapy(
+        "crawl", "news", "-a", f"urls={site.base}/", "-s", setting,
+        "-s", f"ARCHIVE_URI={archive}", "-s", "NEWS_ALLOWED_NETWORKS=127.0.0.1/32", timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    last = result.stderr.rstrip("\n").splitlines()[-1]  # the one line, last
+    assert last.startswith(f"scrapy crawl: error: setting {message}"), result.stderr[-3000:]
+    assert site.requests == [] and not archive.exists()
 
 
 # --- through the real CLI -----------------------------------------------------------------------

@@ -1,16 +1,18 @@
 """`scrapy crawl`, telling cron the truth: Scrapy's command with an exit status per outcome.
 
 0 ok, 1 could not start (lock held, unexpected error), 2 bad arguments or settings, 3 nothing
-fetched, 4 storage failed, 5 uploads left in the S3 spool (README "Exit status"). The outcome of
-a run is decided by pipelines.outcome and recorded by the manifest extension in the stats,
-which this command reads once the crawl is over. A start-up error is one line on stderr
-(the traceback too with `-L DEBUG`), and so is a failed run's status.
+fetched, 4 storage failed, 5 uploads left in the S3 spool, 6 interrupted by SIGTERM/SIGINT
+(README "Exit status"). The outcome of a run is decided by pipelines.outcome and recorded by the
+manifest extension in the stats, which this command reads once the crawl is over. A start-up
+error is one line on stderr (the traceback too with `-L DEBUG`), and so is a failed run's status.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
+import signal
 import sys
 import traceback
 from argparse import ArgumentParser, Namespace, RawDescriptionHelpFormatter
@@ -26,8 +28,15 @@ from scrapy.exceptions import UsageError
 from scrapy.spiderloader import get_spider_loader
 from twisted.internet.defer import Deferred
 
-from pipelines.manifest import RunManifestExtension
-from pipelines.outcome import BAD_INPUT, STORAGE_FAILED, Outcome, decide_outcome
+from crawler.extensions import INTERRUPTED_BY_STAT, SHUTDOWN_SIGNALS, InterruptExtension
+from crawler.startup import parse_log_level
+from pipelines.outcome import (
+    BAD_INPUT,
+    STORAGE_FAILED,
+    Outcome,
+    decide_outcome,
+    interrupted,
+)
 from pipelines.storage import storage_error_text
 
 PROG = "scrapy crawl"
@@ -35,7 +44,8 @@ COULD_NOT_START = 1
 EXIT_STATUS_HELP = (
     "Exit status: 0 ok (also when nothing was new), 1 could not start (another run holds the "
     "lock, unexpected error), 2 bad arguments or settings, 3 nothing fetched, 4 storage failed, "
-    '5 uploads left in the spool (run `scrapy corpus push`); README "Exit status".'
+    "5 uploads left in the spool (run `scrapy corpus push`), 6 interrupted (SIGTERM/SIGINT: "
+    'run it again to continue); README "Exit status".'
 )
 
 
@@ -111,12 +121,25 @@ class Command(ScrapyCrawlCommand):
         helps = (spider_help(loader.load(name)) for name in sorted(loader.list()))
         parser.epilog = "\n\n".join(text for text in helps if text) or None
 
+    def process_options(self, args: list[str], opts: Namespace) -> None:
+        super().process_options(args, opts)
+        assert self.settings is not None
+        # Scrapy reads LOG_LEVEL when it sets up logging, before any add-on or spider check,
+        # and an unknown name there was a traceback and exit 1; `-L debug` failed the same way.
+        level = self.settings.get("LOG_LEVEL")
+        try:
+            parsed = parse_log_level(level)
+        except ValueError as exc:
+            sys.stderr.write(f"{PROG}: error: setting LOG_LEVEL={level!r}: {exc}\n")
+            raise SystemExit(BAD_INPUT) from None
+        self.settings.set("LOG_LEVEL", parsed, self.settings.getpriority("LOG_LEVEL") or 0)
+
     def run(self, args: list[str], opts: Namespace) -> None:
         if len(args) != 1:
             super().run(args, opts)  # Scrapy's usage errors
             return
         assert self.crawler_process is not None and self.settings is not None
-        debug = str(self.settings.get("LOG_LEVEL")).upper() in ("DEBUG", "10")
+        debug = logging.getLevelName(self.settings.get("LOG_LEVEL")) in ("DEBUG", 10)
         failures: list[StartupFailure] = []
         try:
             crawler = self._create_crawler(args[0])
@@ -126,6 +149,10 @@ class Command(ScrapyCrawlCommand):
             return
         watch_start(self.crawler_process.crawl(crawler, **opts.spargs), failures.append)
         self.crawler_process.start()
+        # The crawl is over and its manifest written: a late SIGTERM/SIGINT (the second of a
+        # `systemctl stop`) must not turn the exit status into "killed by a signal".
+        for signum in SHUTDOWN_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
         if failures:
             failures[0].report(debug)
             self.exitcode = failures[0].exit_code
@@ -158,6 +185,13 @@ def run_outcome(crawler: Crawler) -> Outcome:
     stats = crawler.stats.get_stats() if crawler.stats else {}
     if (recorded := Outcome.recorded(stats)) is not None:
         return recorded
+    # a second signal forced the stop before the manifest (and maybe before the stat was set)
+    # here, not at the top: Scrapy imports this module for every `scrapy ...` (boto3 comes with it)
+    from pipelines.manifest import RunManifestExtension
+
+    noted = crawler.get_extension(InterruptExtension)
+    if noted is not None and noted.received is not None:
+        return interrupted({INTERRUPTED_BY_STAT: noted.received, **stats}, forced=True)
     if crawler.get_extension(RunManifestExtension) is not None:  # it failed: see the log
         return Outcome(COULD_NOT_START, "error", "the run's outcome was not recorded (see the log)")
     return decide_outcome(stats.get("finish_reason", ""), stats, ())

@@ -6,15 +6,15 @@
     scrapy crawl news -a seeds=seeds/ -a refetch=changed   # or: all (default: none)
 
 Seeds may be pages, feeds or sitemaps; each response is sniffed. Each seed site's robots.txt
-is read for `Sitemap:` lines and Crawl-delay, home pages for advertised feeds. Articles that an
-earlier run stored (the seen-store) are not fetched again; feeds and sitemaps are fetched with
-conditional GET, so an unchanged one costs a 304.
+is read for `Sitemap:` lines and Crawl-delay (fetched once: crawler.robots), home pages for
+advertised feeds. Articles that an earlier run stored (the seen-store) are not fetched again;
+feeds and sitemaps are fetched with conditional GET, so an unchanged one costs a 304.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -25,10 +25,10 @@ from scrapy.http import Response, TextResponse
 
 from crawler import discovery
 from crawler.discovery import DateWindow, DocKind, canonical
-from crawler.extensions import set_crawl_delay
 from crawler.extract.extraction import Extraction, utc_now_iso
 from crawler.extract.pool import ExtractionPool, LinkRequest
 from crawler.items import CAPTURE_FIELDS, CAPTURE_META_KEY, Article
+from crawler.robots import SeedRobots
 from crawler.seeds import Seed, SeedError, read_seeds, split_urls
 from crawler.seen import article_keys, conditional_headers, open_seen_store, text_digest
 from crawler.startup import ArgumentError, check_arguments, check_settings
@@ -67,6 +67,7 @@ class NewsSpider(scrapy.Spider):
     ) -> None:
         check_arguments(self.name, self.ARGUMENTS, kwargs)
         super().__init__(**kwargs)
+        self.closing = False
         if not urls and not seeds:
             raise NoSeedsError("the news spider needs -a urls=URL[,URL...] or -a seeds=PATH")
         found: list[Seed | SeedError] = []
@@ -112,6 +113,9 @@ class NewsSpider(scrapy.Spider):
         spider.seen = open_seen_store(crawler)  # Redis when REDIS_URL is set, else SQLite
         processes = settings.get("NEWS_EXTRACT_PROCESSES")
         spider.extractor = ExtractionPool(None if processes in (None, "") else int(processes))
+        spider.robots = SeedRobots(crawler)
+        if spider.robots.by_middleware:  # its robots.txt downloads reach no callback
+            crawler.signals.connect(spider.robots_fetched, signal=signals.response_received)
         crawler.signals.connect(spider.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(spider.closed_store, signal=signals.spider_closed)
         return spider
@@ -123,18 +127,14 @@ class NewsSpider(scrapy.Spider):
         for error in self.seed_errors:
             self.logger.error("invalid seed skipped: %s", error)
             stats.inc_value("news/seeds/invalid")
-        robots_done: set[str] = set()
         for seed in self.seeds:
+            if self.closing:
+                return
             stats.inc_value("news/seeds/valid")
-            parts = urlsplit(seed.url)
-            robots = f"{parts.scheme}://{parts.netloc}/robots.txt"
-            if robots not in robots_done:
-                robots_done.add(robots)
-                yield scrapy.Request(
-                    robots, callback=self.parse_robots, priority=10,
-                    meta={"dont_obey_robotstxt": True, "handle_httpstatus_all": True},
-                )  # fmt: skip
-            yield self.document_request(seed.url, meta={"seed": seed.source})
+            request = self.document_request(seed.url, meta={"seed": seed.source})
+            if robots := self.robots.note(request.url, self.parse_robots):
+                yield robots  # the spider's own: no robots middleware fetches robots.txt
+            yield request
 
     def document_request(self, url: str, meta: dict[str, Any] | None = None) -> scrapy.Request:
         """A seed, feed or sitemap: always fetched, conditionally when we have validators
@@ -191,17 +191,19 @@ class NewsSpider(scrapy.Spider):
     ) -> Iterator[scrapy.Request]:
         """Child sitemaps, then the pages (in one batch: one seen-store look-up for all)."""
         pages: list[str] = []
+        # sitemaps.org: a <loc> is an absolute http(s) URL; a feed link need only be fetchable
+        schemes = discovery.SITEMAP_SCHEMES if source == "sitemap" else self.fetch_schemes
         for entry in entries:
             if entry.is_sitemap:
                 request = self.discovered(
-                    entry.url, "sitemap_index", document, self.document_request
+                    entry.url, "sitemap_index", document, self.document_request, schemes
                 )
                 if request is not None:
                     yield request
             elif not self.window.allows(entry.date):
                 self.crawler.stats.inc_value(f"news/skipped/out_of_window/{source}")
             else:  # a good URL is taken, a bad one counted and logged
-                self.discovered(entry.url, source, document, pages.append)
+                self.discovered(entry.url, source, document, pages.append, schemes)
         yield from self.page_requests([canonical(url) for url in pages], source)
 
     def discovered(
@@ -210,13 +212,14 @@ class NewsSpider(scrapy.Spider):
         source: str,
         document: str,
         build: Callable[[str], scrapy.Request | None],
+        schemes: Collection[str] | None = None,
     ) -> scrapy.Request | None:
         """`build(url)` for a URL that `document` (a feed, sitemap, robots.txt or page)
         offers, or None for a bad one (javascript:, mailto:, a port out of range, an
-        unparsable URL): counted in news/skipped/bad_url/<source>, logged (the first
-        BAD_URLS_LOGGED of a document), skipped: it costs only itself, not the rest of the
-        document."""
-        problem = discovery.url_problem(url, self.fetch_schemes)
+        unparsable URL, a scheme not in `schemes`, by default those Scrapy can fetch):
+        counted in news/skipped/bad_url/<source>, logged (the first BAD_URLS_LOGGED of a
+        document), skipped: it costs only itself, not the rest of the document."""
+        problem = discovery.url_problem(url, self.fetch_schemes if schemes is None else schemes)
         if problem is None:
             try:
                 return build(url)
@@ -235,14 +238,17 @@ class NewsSpider(scrapy.Spider):
 
     # --- callbacks ------------------------------------------------------------------------
 
+    def robots_fetched(self, response: Response, request: scrapy.Request) -> None:
+        """Every response (signals.response_received): a seed site's robots.txt the robots
+        middleware downloaded is read once; its sitemaps get DepthMiddleware's depth 1."""
+        if self.robots.claim(request):
+            for sitemap in self.parse_robots(response):
+                sitemap.meta["depth"] = 1
+                sitemap.priority -= self.settings.getint("DEPTH_PRIORITY")
+                self.crawler.engine.crawl(sitemap)
+
     def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
-        if response.status != 200 or not isinstance(response, TextResponse):
-            return
-        user_agent = self.crawler.settings.get("USER_AGENT", "*")
-        delay = discovery.robots_crawl_delay(response, user_agent)
-        if delay:
-            set_crawl_delay(self.crawler, urlsplit(response.url).hostname or "", delay)
-        for sitemap in discovery.robots_sitemaps(response):
+        for sitemap in self.robots.read(response):
             request = self.discovered(sitemap, "robots", response.url, self.document_request)
             if request is not None:
                 yield request
@@ -282,7 +288,7 @@ class NewsSpider(scrapy.Spider):
             children = [
                 e.url
                 for e in entries
-                if e.is_sitemap and discovery.url_problem(e.url, self.fetch_schemes) is None
+                if e.is_sitemap and discovery.url_problem(e.url, discovery.SITEMAP_SCHEMES) is None
             ]
             self.remember_validators(response, children, whole=whole)
         elif kind is DocKind.HTML and isinstance(response, TextResponse):
@@ -388,6 +394,7 @@ class NewsSpider(scrapy.Spider):
             self.seen.mark_article(key, run_id, etag, last_modified, digest)
 
     def closed_store(self) -> None:
+        self.closing = True  # start() stops asking the closed store (a full disk at start-up)
         self.extractor.close()
         self.seen.close()
 
