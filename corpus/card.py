@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from typing import Any
 
-from corpus.catalog import human_size
+from corpus.catalog import human_size, plural
+from corpus.citation import Credits, authors_note, citation, quoted
 from corpus.export import DATA_FOLDER, JSONL_NAME, SCHEMA, ExportSummary
 
 CARD_NAME = "README.md"
@@ -84,11 +85,17 @@ def _runs(summary: ExportSummary) -> str:
     for run in summary.runs:
         manifest = run.manifest or {}
         software = ", ".join(f"{k} {v}" for k, v in manifest.get("software", {}).items())
+        made_by = "the crawl" if run.text_version == 1 else "`scrapy corpus reextract`"
         lines.append(
-            f"- `{run.prefix}` ({run.state}): {run.articles} articles, started "
-            f"{manifest.get('started_at')}, software {software or 'not recorded'}"
+            f"- `{run.prefix}` ({run.state}): {_counted(run.articles or 0, 'article')}, started "
+            f"{manifest.get('started_at')}, software {software or 'not recorded'}; rows from "
+            f"its text v{run.text_version} (`{run.text_folder}/`, made by {made_by})"
         )
     return "\n".join(lines)
+
+
+def _counted(count: int, word: str) -> str:
+    return f"{count} {plural(count, word)}"
 
 
 def _scope(summary: ExportSummary) -> str:
@@ -116,27 +123,10 @@ def _skipped(skipped: list[str]) -> str:
     return "\n".join(f"- `{prefix}`: {SKIP_REASON}" for prefix in skipped)
 
 
-def citation(summary: ExportSummary, source: str, released: str, fingerprint: str) -> str:
-    """CITATION.cff (1.2.0) for the dataset; `fingerprint`: sha256 over its files' checksums."""
-    span = " to ".join(summary.dates) if summary.dates else "undated"
-    return f"""cff-version: 1.2.0
-message: "If you use this dataset, please cite it as below, and cite articles by record_id."
-type: dataset
-title: "News articles from {source}, published {span}"
-date-released: {released}
-version: "sha256:{fingerprint[:16]}"
-identifiers:
-  - type: other
-    value: "sha256:{fingerprint}"
-    description: "sha256 of the sorted list of the dataset's file checksums (## Files)"
-authors:
-  - name: "FILL IN: the people or team who ran the crawl"
-keywords: [news, web archive, WARC, text corpus]
-references:
-  - type: software
-    title: newsarchiver
-    version: "{version("newsarchiver")}"
-"""
+# what the identifier is a digest of, in words: `sha256sum -c` lines, one a file
+FINGERPRINT_OF = (
+    "sha256 of the dataset's checksum list (## Files): one `sha256sum` line a file, sorted by path"
+)
 
 
 def dataset_card(
@@ -145,7 +135,10 @@ def dataset_card(
     source: str,
     settings: dict[str, Any],
     skipped: list[str] | None = None,
+    credits: Credits | None = None,
 ) -> str:
+    credits = credits or Credits()
+    title = credits.title_for(summary.dates)
     languages = sorted(summary.languages)
     span = " to ".join(summary.dates) if summary.dates else "no dated articles"
     now = datetime.now(UTC)
@@ -171,18 +164,20 @@ def dataset_card(
     )
     dropped = "kept and marked" if summary.kept_duplicates else "dropped"
     return f"""---
-pretty_name: News articles from {source}
+pretty_name: {quoted(title)}
 license: other
 language: [{", ".join(languages)}]
 task_categories: [text-generation, text-classification]
 size_categories: [{_size_category(summary.exported)}]
 ---
 
-# News articles from `{source}`
+# {title}
 
-{summary.exported} articles from {len(summary.domains)} domains in {len(languages)} language(s),
-published {span} ({summary.undated} undated). Exported {now:%Y-%m-%d %H:%M} UTC
-as {summary.format} by newsarchiver {version("newsarchiver")}.
+{_counted(summary.exported, "article")} from {_counted(len(summary.domains), "domain")} in \
+{_counted(len(languages), "language")}, published {span} ({summary.undated} undated).
+Exported {now:%Y-%m-%d %H:%M} UTC as {summary.format} by newsarchiver {version("newsarchiver")}.
+
+{authors_note(credits)}
 
 ## Counts
 
@@ -233,7 +228,8 @@ it was served. This dataset was made with:
 
 ## Files
 
-Paths are relative to this card. Check them with `sha256sum -c` on the lines below.
+Paths are relative to this card. Check them with `sha256sum -c` on the lines below (one a
+file, sorted by path: the dataset's identifier in the citation is the sha256 of this list).
 
 | file | size | sha256 |
 |---|---:|---|
@@ -264,7 +260,7 @@ Cite one article by its `record_id` (sha256 of its canonical URL and text, 32 he
 same in every export that holds that text) together with this dataset:
 
 ```yaml
-{citation(summary, source, f"{now:%Y-%m-%d}", fingerprint).rstrip()}
+{citation(credits, summary.dates, f"{now:%Y-%m-%d}", fingerprint, FINGERPRINT_OF).rstrip()}
 ```
 """
 

@@ -82,6 +82,15 @@ class RunEntry:
         return sum(f.get("size") or 0 for f in self.files if not _is_wacz(f))
 
     @property
+    def has_wacz(self) -> bool:
+        return any(_is_wacz(f) for f in self.files)
+
+    @property
+    def text_version(self) -> int:
+        """The number of the current text version (1: the crawl's own, see text_folder)."""
+        return int((self.manifest or {}).get("text_version") or 1)
+
+    @property
     def wacz_size(self) -> int:
         return sum(f.get("size") or 0 for f in self.files if _is_wacz(f))
 
@@ -186,6 +195,12 @@ def distinct_articles(source: ArchiveSource, runs: list[RunEntry]) -> Distinct:
     return Distinct(len(seen), new)
 
 
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """The form of `word` that goes with `count`: 1 article, 2 articles (`words` when the
+    plural is not word + s, e.g. re-fetches)."""
+    return word if count == 1 else (words or word + "s")
+
+
 def human_size(size: float) -> str:
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if size < 1000 or unit == "TB":
@@ -231,8 +246,9 @@ def format_runs(runs: list[RunEntry], distinct: Distinct) -> str:
     records = sum(r.articles or 0 for r in runs)
     wacz = sum(r.wacz_size for r in runs)
     lines.append(
-        f"{len(runs)} run(s): {distinct.total} articles (one a canonical URL: a re-fetch is not "
-        f"counted again; {records} records in all), {human_size(sum(r.size for r in runs))}"
+        f"{len(runs)} run(s): {distinct.total} {plural(distinct.total, 'article')} (one a "
+        f"canonical URL: a re-fetch is not counted again; {records} {plural(records, 'record')} "
+        f"in all), {human_size(sum(r.size for r in runs))}"
         + (f" + {human_size(wacz)} WACZ packages" if wacz else "")
     )
     return "\n".join(lines)

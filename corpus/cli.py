@@ -33,19 +33,23 @@ GLOBAL_OPTIONS = """\
 Scrapy options, before or after the action: -s NAME=VALUE (a setting, e.g.
 -s ARCHIVE_URI=s3://bucket/news), -L LEVEL, --logfile FILE. AWS credentials and
 AWS_ENDPOINT_URL come from the environment (boto3's standard chain)."""
+# the same for the actions that write into a local run (wacz, reextract): no S3 to mention
+LOCAL_OPTIONS = """\
+Scrapy options, before or after the action: -s NAME=VALUE (a setting, e.g.
+-s ARCHIVE_URI=archive), -L LEVEL, --logfile FILE."""
 
 DEFAULT_CACHE = "~/.cache/newsarchiver/corpus"
 ACTIONS = ("ls", "get", "export", "report", "wacz", "push", "reextract")
 
 
 def _action(
-    actions: Any, name: str, summary: str, example: str, description: str = ""
+    actions: Any, name: str, summary: str, example: str, description: str = "", local: bool = False
 ) -> argparse.ArgumentParser:
     return actions.add_parser(
         name,
         help=summary,
         description=f"{summary}.\n\n{description}".rstrip(),
-        epilog=f"example:\n{example}\n\n{GLOBAL_OPTIONS}",
+        epilog=f"example:\n{example}\n\n{LOCAL_OPTIONS if local else GLOBAL_OPTIONS}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
 
@@ -59,6 +63,19 @@ def _archive_args(sub: argparse.ArgumentParser, positional: bool = True) -> None
             help="local folder or s3://bucket/prefix (default: ARCHIVE_URI)",
         )
     sub.add_argument("--anonymous", action="store_true", help="no AWS credentials: a public bucket")
+
+
+def _run_args(sub: argparse.ArgumentParser, local_only: bool = False) -> None:
+    """RUN, ARCHIVE and --spider of the actions on one run; `local_only` for those that write
+    into the run (no S3 archive, so no --anonymous either)."""
+    sub.add_argument("run", metavar="RUN", help="run id, or a run folder")
+    if local_only:
+        sub.add_argument(
+            "archive", nargs="?", metavar="ARCHIVE", help="local archive (default: ARCHIVE_URI)"
+        )
+    else:
+        _archive_args(sub)
+    sub.add_argument("--spider", help="the run's spider, when several have that run id")
 
 
 def _filter_args(sub: argparse.ArgumentParser) -> None:
@@ -167,6 +184,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="near-duplicate threshold in (0, 1] "
         "(default: the CORPUS_DEDUP_THRESHOLD setting, 0.6)",
     )
+    export.add_argument(
+        "--title",
+        help="the dataset's title in its card and CITATION.cff (default: News articles "
+        "crawled by newsarchiver, published FIRST to LAST day)",
+    )
+    export.add_argument(
+        "--author",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help='an author for CITATION.cff (repeatable): "Family, Given" for a person, '
+        "a team's or an institution's name as it is (default: none; the citation says "
+        "anonymous and the card asks for one)",
+    )
     _cache_arg(export)
 
     report = _action(
@@ -175,8 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Write a self-contained HTML report of one run",
         "  scrapy corpus report 20261125T061126Z-d818a3 mirror/ --out report.html",
     )
-    report.add_argument("run", metavar="RUN", help="run id, or a run folder")
-    _archive_args(report)
+    _run_args(report)
     report.add_argument("--out", metavar="FILE", help="HTML file (default: report-RUN.html here)")
     _cache_arg(report)
 
@@ -185,12 +215,13 @@ def build_parser() -> argparse.ArgumentParser:
         "wacz",
         "Package a run as WACZ (written beside the run)",
         "  scrapy corpus wacz 20261125T061126Z-d818a3 archive/",
-        "Local archives only: for S3, `scrapy corpus get ARCHIVE --run RUN --warc\n"
-        "--dest DIR` first, then `scrapy corpus wacz RUN DIR`.",
+        "Writes RUN/RUN_ID.wacz and lists it in the run's manifest.json (size,\n"
+        "sha256), so `ls` counts it and `get --wacz` downloads it. Local archives\n"
+        "only: `scrapy corpus get ARCHIVE --run RUN --warc --dest DIR` first, then\n"
+        "`scrapy corpus wacz RUN DIR`.",
+        local=True,
     )
-    wacz.add_argument("run", metavar="RUN", help="run id, or a run folder")
-    _archive_args(wacz)
-    wacz.add_argument("--spider", help="the run's spider, when several have that run id")
+    _run_args(wacz, local_only=True)
 
     _action(
         actions,
@@ -206,12 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
         "  scrapy corpus reextract 20261125T061126Z-d818a3 archive/",
         "Local archives only. The new version becomes the run's current text\n"
         "(manifest text_version); the earlier versions are kept.",
+        local=True,
     )
-    reextract.add_argument("run", metavar="RUN", help="run id, or a run folder")
-    reextract.add_argument(
-        "archive", nargs="?", metavar="ARCHIVE", help="local archive (default: ARCHIVE_URI)"
-    )
-    reextract.add_argument("--spider", help="the run's spider, when several have that run id")
+    _run_args(reextract, local_only=True)
     reextract.add_argument(
         "--processes",
         type=int,

@@ -32,6 +32,7 @@ class GetResult:
     skipped_runs: list[str] = field(default_factory=list)  # no manifest: nothing to verify
     records: int = 0  # matching records
     selection: Path | None = None
+    without_wacz: list[str] = field(default_factory=list)  # --wacz, and the run has none
 
 
 def select_runs(source: ArchiveSource, filt: RecordFilter) -> tuple[list[RunEntry], list[str]]:
@@ -104,6 +105,8 @@ def get(
                 wacz=with_wacz,
             )
         ]
+        if with_wacz:
+            result.without_wacz = [r.prefix for r in good_runs if not r.has_wacz]
         extra = fetch_all(source, more, dest, progress, limit_rate)
         for name in ("downloaded", "present"):
             getattr(fetched, name).extend(getattr(extra, name))

@@ -11,10 +11,8 @@ made it and which one is current (`RunEntry.text_folder`, `current_text_folder()
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -29,7 +27,9 @@ from corpus.catalog import (
     MANIFEST_NAME,
     RunEntry,
     list_runs,
+    plural,
 )
+from corpus.runfiles import run_lock
 from corpus.source import CorpusError, LocalSource
 from corpus.warc_pages import WarcScan, extracted, is_warc_path, warc_pages
 from pipelines.manifest import ContentSummary, write_manifest
@@ -69,20 +69,24 @@ class ReextractResult:
 
     def summary(self) -> str:
         skipped = sum(self.scan.skipped.values())
+        before, after = f"v{self.previous_version}", f"v{self.version}"
         return (
-            f"{self.prefix}: text v{self.version} written to {self.folder}/ "
-            f"({len(self.files)} shard(s)) from {self.html_pages} HTML responses "
-            f"({skipped} other responses skipped): {self.records_after} records "
-            f"(v{self.previous_version}: {self.records_before}), {self.articles_after} "
-            f"articles (v{self.previous_version}: {self.articles_before}); "
-            f"v{self.previous_version} kept, v{self.version} is current"
+            f"{self.prefix}: text {after} written to {self.folder}/ "
+            f"({len(self.files)} shard(s)) from {self.html_pages} HTML "
+            f"{plural(self.html_pages, 'response')} ({skipped} other "
+            f"{plural(skipped, 'response')} skipped): {self.records_after} "
+            f"{plural(self.records_after, 'record')} ({before}: {self.records_before}), "
+            f"{self.articles_after} {plural(self.articles_after, 'article')} "
+            f"({before}: {self.articles_before}); {before} kept, {after} is current"
         )
 
 
 def source_commit() -> dict[str, Any]:
-    """The git commit of the code doing the extraction, and whether crawler/extract differs
-    from it (then the commit alone does not say which extractor ran)."""
-    root = Path(__file__).resolve().parents[2]
+    """The git commit of the code doing the extraction, and whether the checkout differs from
+    it (then the commit alone does not say which extractor ran). Any change counts, untracked
+    files too: the text also depends on code outside crawler/extract (WARC decoding in
+    corpus.warc_pages, crawler.encodings, the record encoder), and a new module is untracked."""
+    root = Path(__file__).resolve().parents[1]  # the checkout: corpus/ and crawler/ side by side
 
     def git(*args: str) -> str | None:
         try:
@@ -93,11 +97,15 @@ def source_commit() -> dict[str, Any]:
             return None
         return done.stdout.strip() if done.returncode == 0 else None
 
-    commit = git("rev-parse", "HEAD")
+    # Installed from a wheel, the code sits in site-packages, which may lie inside some other
+    # git checkout (a virtualenv in a project folder): that checkout's commit says nothing
+    # about this code, so only a checkout whose top is this very folder counts.
+    top = git("rev-parse", "--show-toplevel")
+    commit = git("rev-parse", "HEAD") if top and Path(top).resolve() == root else None
     if commit is None:
         return {"commit": None, "dirty": None}
-    changes = git("status", "--porcelain", "--untracked-files=no", "--", "crawler/extract")
-    return {"commit": commit, "dirty": bool(changes)}
+    changes = git("status", "--porcelain")
+    return {"commit": commit, "dirty": None if changes is None else bool(changes)}
 
 
 def extractor_info() -> dict[str, Any]:
@@ -204,17 +212,10 @@ def reextract_run(
         raise CorpusError(f"run {entry.run_id!r}: no WARC file in {run_dir / 'warc'}")
     if any(run_dir.glob("*/*.open")):
         raise CorpusError(f"run {entry.run_id!r}: files are still being written (*.open)")
-    lock = os.open(run_dir, os.O_RDONLY)
-    try:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise CorpusError(f"run {entry.run_id!r}: another reextract is running on it") from None
+    with run_lock(run_dir, entry.run_id):
         return _reextract_locked(
             root, entry, run_dir, warcs, min_chars, shard_records, max_size, processes
         )
-    finally:
-        os.close(lock)  # releases the flock
 
 
 def _reextract_locked(

@@ -19,6 +19,7 @@ from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
 from corpus import report_charts as charts
+from corpus.catalog import plural
 from corpus.report_data import RunSummary, summarize_run
 
 
@@ -124,7 +125,8 @@ def _timeline(s: RunSummary) -> list[Chart]:
         caption = f"Articles per {what} {unit}"
         undated = s.articles - sum(days.values())
         if what == "publication" and undated:
-            caption += f" ({undated:,} of {s.articles:,} articles have no date)"
+            articles = plural(s.articles, "article")
+            caption += f" ({undated:,} of {s.articles:,} {articles} have no date)"
         made.append(
             Chart(chart_id, caption, svg, (unit.capitalize(), "Articles"), rows, dated=True)
         )
@@ -205,4 +207,5 @@ def _number(value: Any) -> Any:
 ENV = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 ENV.filters["n"] = _number
 ENV.filters["bytes"] = human_bytes
+ENV.filters["plural"] = plural  # {{ count | plural("article") }}: 1 article, 2 articles
 TEMPLATE = ENV.from_string((Path(__file__).with_name("report.html.j2")).read_text(encoding="utf-8"))

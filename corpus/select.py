@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,6 +31,29 @@ def parse_day(value: str | None, option: str) -> date | None:
         return date.fromisoformat(value[:10])
     except ValueError:
         raise CorpusError(f"{option} {value!r}: expected a date like 2026-11-01") from None
+
+
+# What text records carry: the primary language subtag, two letters (ISO 639-1), three for the
+# languages that have no two-letter code, "unknown" when neither the page nor the text said.
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}|unknown")
+
+
+def parse_language(value: str) -> str:
+    code = value.strip().lower()
+    if not LANGUAGE_CODE.fullmatch(code):
+        raise CorpusError(
+            f"--language {value!r}: expected an ISO 639-1 language code such as de or en "
+            "(as the text records hold it; unknown for articles without one)"
+        )
+    return code
+
+
+def check_days(since: date | None, until: date | None) -> None:
+    if since and until and since > until:
+        raise CorpusError(
+            f"--since {since} is after --until {until}: no day is in between "
+            "(both days are included; the earlier one goes with --since)"
+        )
 
 
 def domain_of(url: str) -> str:

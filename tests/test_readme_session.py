@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -62,9 +63,10 @@ def research_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     found = WHEEL_LINE.search(README.read_text(encoding="utf-8"))
     assert found, "README: the `pip wheel ... && pip install ...` line"
     build, install = (shlex.split(part) for part in found.groups())
+    clone = copy_of_the_clone(venv.parent / "clone")  # setuptools builds in the source tree
     dist = venv.parent / "dist"
     build = [str(dist) if arg == "dist/" else arg for arg in build]
-    built = subprocess.run([python, "-m", "pip", "wheel", *build], cwd=PROJECT_ROOT,
+    built = subprocess.run([python, "-m", "pip", "wheel", *build], cwd=clone,
                            capture_output=True, text=True, timeout=300)  # fmt: skip
     assert built.returncode == 0, built.stderr[-3000:]
     (wheel,) = dist.glob("newsarchiver-*.whl")
@@ -74,6 +76,18 @@ def research_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                capture_output=True, text=True, timeout=300)  # fmt: skip
     assert installed.returncode == 0, installed.stderr[-3000:]
     return python
+
+
+def copy_of_the_clone(dest: Path) -> Path:
+    """The project's files as a clone has them (tracked, plus new ones not ignored)."""
+    ls_files = ["git", "ls-files", "--cached", "--others", "--exclude-standard"]
+    listed = subprocess.run(ls_files, cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+    for name in listed.stdout.splitlines():
+        source = PROJECT_ROOT / name
+        if source.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    return dest
 
 
 def test_the_readme_session_runs_as_written(

@@ -19,7 +19,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from corpus.catalog import current_text_folder
+from corpus.catalog import current_text_folder, plural
 from crawler.demo.server import DemoServer
 from pipelines.text import read_text_records
 from tests.conftest import FAST, scrapy, text_records
@@ -143,8 +143,9 @@ def test_reextract_writes_a_new_version_and_keeps_the_old(archive: Path, tmp_pat
     v3_records = records_of(run_dir, "text-v3")
     articles = [r for r in v3_records if r["page_type"] == "article"]
     assert len(v3_records) < n  # stubs under a quarter of the minimum are not stored
-    assert f"{len(v3_records)} records (v2: {n})" in strict.stdout
-    assert f"{len(articles)} articles (v2: {n})" in strict.stdout
+    records, kept = len(v3_records), len(articles)
+    assert f"{records} {plural(records, 'record')} (v2: {n})" in strict.stdout
+    assert f"{kept} {plural(kept, 'article')} (v2: {n})" in strict.stdout
     assert {p: p.read_bytes() for p in old_shards} == old_bytes
     assert sorted(records_of(run_dir, "text-v2"), key=key) == sorted(old_records, key=key)
     manifest = json.loads((run_dir / "manifest.json").read_text())

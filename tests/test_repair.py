@@ -103,7 +103,7 @@ def sigkill(crawl: subprocess.Popen[bytes]) -> None:
     workers = pool_workers(crawl.pid)
     os.kill(crawl.pid, signal.SIGKILL)
     crawl.wait()
-    assert workers, "the crawl had no extraction workers to check"
+    assert len(workers) >= 2, "the crawl had no extraction workers to check"
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
         time.sleep(0.1)
@@ -112,17 +112,23 @@ def sigkill(crawl: subprocess.Popen[bytes]) -> None:
 
 
 def pool_workers(pid: int) -> list[int]:
-    """The extraction pool's worker processes of a running crawl."""
-    found = []
+    """The extraction pool's processes of a running crawl: its fork server (a child of the
+    crawl) and the workers forked from it."""
+    parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            ppid = int(stat.read_text().rpartition(")")[2].split()[1])
-            command = (stat.parent / "cmdline").read_bytes()
+            parents[int(stat.parent.name)] = int(stat.read_text().rpartition(")")[2].split()[1])
         except (OSError, ValueError):
             continue
-        if ppid == pid and b"spawn_main" in command:
-            found.append(int(stat.parent.name))
-    return found
+    servers = [p for p, parent in parents.items() if parent == pid and is_fork_server(p)]
+    return servers + [p for p, parent in parents.items() if parent in servers]
+
+
+def is_fork_server(pid: int) -> bool:
+    try:
+        return b"multiprocessing.forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 @pytest.mark.parametrize("jobdir", [False, True], ids=["seen-store", "jobdir"])

@@ -10,13 +10,23 @@ import argparse
 import shlex
 import sys
 from argparse import Namespace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from scrapy.commands import ScrapyCommand, ScrapyHelpFormatter
 from scrapy.settings import BaseSettings
 
-from corpus import cli
 from crawler.startup import StartupError, check_settings
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+
+def corpus_cli() -> ModuleType:
+    """corpus.cli, imported when this command runs: Scrapy imports every command module at each
+    start (`scrapy crawl` too), and the corpus side pulls in boto3, pyarrow and warcio."""
+    from corpus import cli
+
+    return cli
 
 
 class KeepLineBreaks(ScrapyHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -41,13 +51,13 @@ class Command(ScrapyCommand):
     default_settings: ClassVar[dict[str, Any]] = {"LOG_LEVEL": "WARNING"}  # it prints what matters
 
     def syntax(self) -> str:
-        return f"{'|'.join(cli.ACTIONS)} [ARCHIVE] [options]"
+        return f"{'|'.join(corpus_cli().ACTIONS)} [ARCHIVE] [options]"
 
     def short_desc(self) -> str:
         return "List, download, export and report on archived runs"
 
     def long_desc(self) -> str:
-        return cli.DESCRIPTION
+        return corpus_cli().DESCRIPTION
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
@@ -57,6 +67,7 @@ class Command(ScrapyCommand):
         self._scrapy_parser = parser
 
     def run(self, args: list[str], opts: Namespace) -> None:
+        cli = corpus_cli()
         if opts.help:
             if any(arg in cli.ACTIONS for arg in args):
                 cli.print_help(args)

@@ -9,6 +9,7 @@ the archived bytes with the record's own URL and WARC-Date (corpus.reextract).
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from argparse import ArgumentParser, Namespace
 from collections.abc import AsyncIterator
@@ -20,16 +21,20 @@ import scrapy
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 from scrapy.http import Response, TextResponse
+from scrapy.settings import SETTINGS_PRIORITIES
 from twisted.python.failure import Failure
 from w3lib.url import is_url
 
-from corpus.warc_pages import WarcScan, extract_page, is_warc_path, warc_pages
 from crawler.commands.corpus import KeepLineBreaks, settings_refused
-from crawler.extract.extraction import extract, utc_now_iso
+
+# corpus.warc_pages and crawler.extract.extraction (trafilatura) are imported when this command
+# runs, not when Scrapy imports every command module at the start of any `scrapy ...`.
 
 
 def record_for(html: str | bytes, url: str, min_chars: int, fetched_at: str) -> dict[str, Any]:
     """The record the crawler would store; ``fetched_at`` bounds the dates (none after it)."""
+    from crawler.extract.extraction import extract
+
     result = extract(html, url, min_chars=min_chars, fetched_at=fetched_at)
     if result.article is None:
         return {"url": url, "error": f"no text extracted ({result.not_article})"}
@@ -63,6 +68,8 @@ class FetchSpider(scrapy.Spider):
             )
 
     def keep(self, response: Response, asked: str) -> None:
+        from crawler.extract.extraction import utc_now_iso
+
         if isinstance(response, TextResponse):
             self.results[asked] = (response.text, response.url, utc_now_iso())
         else:
@@ -103,6 +110,21 @@ Examples:
   scrapy extract archive/news/RUN/warc/*.warc.gz > records.jsonl
 """
 
+    def process_options(self, args: list[str], opts: Namespace) -> None:
+        super().process_options(args, opts)
+        assert self.settings is not None
+        # The records on stdout are the output: Scrapy's start-up banner ("Scrapy 2.x started",
+        # its versions) and a fetch's INFO lines would bury them on stderr. settings.py's
+        # LOG_LEVEL is INFO, for crawls, and outranks a command's default_settings, so it is
+        # raised here, to WARNING: warnings and errors still print, and -L / -s LOG_LEVEL
+        # given on the command line still choose.
+        # An unknown level is left alone, for the settings check to refuse (exit 2).
+        chosen = (self.settings.getpriority("LOG_LEVEL") or 0) >= SETTINGS_PRIORITIES["cmdline"]
+        value = str(self.settings.get("LOG_LEVEL")).upper()
+        level = int(value) if value.isdigit() else logging.getLevelName(value)
+        if not chosen and isinstance(level, int) and level < logging.WARNING:
+            self.settings.set("LOG_LEVEL", "WARNING", priority="cmdline")
+
     def add_options(self, parser: ArgumentParser) -> None:
         super().add_options(parser)
         parser.formatter_class = KeepLineBreaks
@@ -111,6 +133,8 @@ Examples:
         )
 
     def run(self, args: list[str], opts: Namespace) -> None:
+        from corpus.warc_pages import is_warc_path
+
         if settings_refused("extract", self.settings):
             self.exitcode = 2
             return
@@ -141,6 +165,8 @@ Examples:
 
     def _warc_records(self, path: Path, warcs: list[Path], min_chars: int) -> None:
         """One line per HTML response of the WARC file; revisits resolved across `warcs`."""
+        from corpus.warc_pages import WarcScan, extract_page, warc_pages
+
         assert self.settings is not None
         scan = WarcScan()
         max_size = self.settings.getint("DOWNLOAD_MAXSIZE")
