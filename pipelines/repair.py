@@ -236,7 +236,7 @@ def finish_spooled_runs(store: S3ArchiveStore) -> list[str]:
         state.mkdir(parents=True, exist_ok=True)
         with (state / f"{spider}.lock").open("a") as handle:
             if not lock_file(handle, wait=False):
-                logger.info("%s is crawling: its killed runs are finished by it", spider)
+                logger.warning("%s is crawling: its killed runs are finished by it", spider)
                 continue
             seen_path = state / f"{spider}-seen.sqlite"
             seen = SeenStore(seen_path) if seen_path.exists() else None

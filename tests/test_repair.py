@@ -98,11 +98,14 @@ def text_records_open(path: Path) -> list[bytes]:
     return gzip.decompress(path.read_bytes()[:length]).splitlines() if length else []
 
 
-def sigkill(crawl: subprocess.Popen[bytes]) -> None:
-    """Kill a crawl with SIGKILL; its extraction workers must not outlive it."""
+def sigkill(crawl: subprocess.Popen[bytes], pool: bool = True) -> None:
+    """Kill a crawl with SIGKILL; its extraction workers (unless it extracts in its own thread,
+    `pool` False) must not outlive it."""
     workers = pool_workers(crawl.pid)
     os.kill(crawl.pid, signal.SIGKILL)
     crawl.wait()
+    if not pool:
+        return
     assert len(workers) >= 2, "the crawl had no extraction workers to check"
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
