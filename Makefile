@@ -7,8 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 # uv installs in parallel from the lock (pip takes minutes for the same set); --require-hashes:
-# a file whose hash is not in the lock is refused. copy: the uv cache may be on another disk.
-export UV_LINK_MODE := copy
+# a file whose hash is not in the lock is refused.
 UV_INSTALL = $(UV) pip install --quiet --python
 ARCHIVE ?= archive
 # 3 on 2 cores: the suite's tests wait on servers and subprocesses a third of the time

@@ -161,14 +161,17 @@ def open_payload_index(crawler: Crawler, run_id: str, path: Callable[[], Path]) 
 def run_originals(
     run_dir: Path, known: Callable[[str], bool]
 ) -> Iterator[tuple[str, Original]]:
-    """The first capture of each payload of a run's 200 responses that `known` does not
-    hold yet, read from its indexes/index.cdxj and the WARC headers it points at."""
+    """The first capture of each payload of a run's 200 responses (not its revisits, whose
+    original may be in a run since deleted) that `known` does not hold yet, read from its
+    indexes/index.cdxj and the WARC headers it points at."""
     index = run_dir / "indexes" / CDXJ_NAME
     if not index.is_file():
         return
     wanted: dict[tuple[str, int], str] = {}
     for _key, _ts, fields in cdxj_entries(index):
         digest = fields.get("digest")
+        if fields.get("mime") == "warc/revisit":
+            continue  # not an original: a revisit must never refer to a revisit
         if fields.get("status") == "200" and digest and not known(digest):
             wanted[(fields["filename"], int(fields["offset"]))] = digest
     given: set[str] = set()

@@ -186,8 +186,10 @@ def unfinished(store: ArchiveStore, prefix: str) -> bool:
         return True
     try:
         return f"{prefix}/{MANIFEST_NAME}" not in store.remote_keys(prefix)
-    except UPLOAD_ERRORS:
-        return False  # not knowable now: left for a later start or `corpus push`
+    except UPLOAD_ERRORS as exc:  # not knowable now: left for a later start or `corpus push`
+        logger.warning("run %s left as it is: cannot list its files in s3://%s: %s", prefix,
+                       store.bucket, exc)  # fmt: skip
+        return False
 
 
 def settle_run(

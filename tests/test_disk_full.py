@@ -21,7 +21,7 @@ import secrets
 import sqlite3
 import subprocess
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,15 +124,32 @@ def story(number: int) -> Page:
     return Page(article(f"Harbour story {number}", f"<p>Figures: {noise}</p>").encode())
 
 
-@pytest.fixture
-def news_site() -> Iterator[HostileSite]:
+@contextmanager
+def serve_news_site(articles: int) -> Iterator[HostileSite]:
+    """A home page linking `articles` stories (the first is /news/good-story/)."""
     with HostileSite() as site:
         site.pages["/robots.txt"] = Page(b"User-agent: *\nDisallow:\n", "text/plain")
         site.pages["/news/good-story/"] = story(0)
-        hrefs = [f"/news/story-{n}/" for n in range(1, ARTICLES)]
+        hrefs = [f"/news/story-{n}/" for n in range(1, articles)]
         for n, href in enumerate(hrefs, 1):
             site.pages[href] = story(n)
         site.pages["/"] = home(*hrefs)
+        yield site
+
+
+@pytest.fixture
+def news_site() -> Iterator[HostileSite]:
+    with serve_news_site(ARTICLES) as site:
+        yield site
+
+
+# Enough for a full disk or a killed upload part-way and a second run after it (#21's tests)
+SMALL_SITE_ARTICLES = 120
+
+
+@pytest.fixture
+def small_news_site() -> Iterator[HostileSite]:
+    with serve_news_site(SMALL_SITE_ARTICLES) as site:
         yield site
 
 

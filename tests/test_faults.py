@@ -438,7 +438,7 @@ def test_a_real_full_disk_at_random_sizes(
         rng = seeded("tmpfs", seed)
         faults = [Fault("ENOSPC: real tmpfs, random room", new_articles=rng.randint(6, 12),
                         room=rng.randint(12, 90) * 4096, expect=(4,))
-                  for _ in range(steps(6, seed))]  # fmt: skip
+                  for _ in range(steps(4, seed))]  # fmt: skip
         rows = run_local(chain, faults, archive, tmp_path)
         finish(chain, rows, basetemp, started, capsys, minimum=len(faults) // 2)
     finally:

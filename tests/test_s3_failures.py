@@ -47,6 +47,16 @@ def set_moto_auth(endpoint: str, after_actions: str) -> None:
         assert response.status == 200
 
 
+@pytest.fixture(autouse=True)
+def environment_restored() -> Iterator[None]:
+    """The failure setups change AWS_* variables of this process (AWS_MAX_ATTEMPTS=1 among
+    them); later tests in the same worker must not inherit them."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.fixture
 def moto_auth(moto: Moto) -> Iterator[Callable[[str], None]]:  # noqa: F811
     yield lambda after: set_moto_auth(moto.endpoint, after)

@@ -4,7 +4,7 @@ manifest) and pushes the rest, so `corpus ls` / `export` read every article the 
 stored; none is stored twice by the rerun. And two `corpus push` at once: the loser counts what
 is really left in the spool (#21).
 
-Real `scrapy crawl news` and `scrapy corpus` subprocesses, SIGKILL, a 400-page site and moto's
+Real `scrapy crawl news` and `scrapy corpus` subprocesses, SIGKILL, a 120-page site and moto's
 standalone S3 server, all on 127.0.0.1.
 """
 
@@ -23,7 +23,8 @@ import pytest
 
 from pipelines.s3 import mark_pushed
 from tests.conftest import FAST, PROJECT_ROOT, scrapy
-from tests.test_disk_full import ARTICLES, news_site  # noqa: F401 (news_site: a fixture)
+from tests.test_disk_full import SMALL_SITE_ARTICLES as ARTICLES
+from tests.test_disk_full import small_news_site  # noqa: F401 (a fixture)
 from tests.test_hostile import HostileSite
 from tests.test_repair import sigkill, text_records_open
 from tests.test_s3 import BUCKET, Moto, crawl, moto, objects  # noqa: F401 (moto: a fixture)
@@ -117,31 +118,31 @@ def check_every_article_once(tmp_path: Path, site: HostileSite, manifest: dict[s
 
 @pytest.mark.usefixtures("moto")
 def test_killed_s3_run_with_uploaded_files_is_finished_by_the_next_run(
-    tmp_path: Path, news_site: HostileSite  # noqa: F811
+    tmp_path: Path, small_news_site: HostileSite  # noqa: F811
 ) -> None:
     spool = tmp_path / "spool"
-    kill(crawl_until_uploaded(news_site, spool))
+    kill(crawl_until_uploaded(small_news_site, spool))
     uploaded = set(objects("x/news/killed/"))
     assert any(k.startswith("text/") for k in uploaded), uploaded
 
-    rerun = crawl_once(news_site, spool, "next")
+    rerun = crawl_once(small_news_site, spool, "next")
     log = rerun.stderr
     assert rerun.returncode == 0, log[-3000:]
     assert "left without index and manifest" not in log, log[-3000:]
     assert "'archive/finished_killed_runs': 1" in log, log[-3000:]
     manifest = check_killed_run_in_s3(spool)
     assert uploaded <= {f["key"].removeprefix("news/killed/") for f in manifest["files"]}
-    check_every_article_once(tmp_path, news_site, manifest)
+    check_every_article_once(tmp_path, small_news_site, manifest)
 
 
 @pytest.mark.usefixtures("moto")
 def test_corpus_push_finishes_a_killed_s3_run(
-    tmp_path: Path, news_site: HostileSite  # noqa: F811
+    tmp_path: Path, small_news_site: HostileSite  # noqa: F811
 ) -> None:
     """No crawl in between: `corpus push` repairs, finishes and uploads the killed run, and
     marks its articles seen, so a later crawl does not store them again."""
     spool = tmp_path / "spool"
-    kill(crawl_until_uploaded(news_site, spool))
+    kill(crawl_until_uploaded(small_news_site, spool))
     push = scrapy("corpus", "push", "-s", f"ARCHIVE_URI={URI}", "-s", f"ARCHIVE_SPOOL={spool}")
     assert push.returncode == 0, push.stdout + push.stderr[-3000:]
     assert "finished killed run news/killed" in push.stdout, push.stdout + push.stderr[-3000:]
@@ -149,13 +150,13 @@ def test_corpus_push_finishes_a_killed_s3_run(
     manifest = check_killed_run_in_s3(spool)
     assert corpus_ls()["killed"]["articles"] == manifest["stats"]["articles"]
 
-    rerun = crawl_once(news_site, spool, "next")
+    rerun = crawl_once(small_news_site, spool, "next")
     assert rerun.returncode == 0, rerun.stderr[-3000:]
-    check_every_article_once(tmp_path, news_site, manifest)
+    check_every_article_once(tmp_path, small_news_site, manifest)
 
 
 def test_two_concurrent_pushes_count_what_is_left(
-    tmp_path: Path, news_site: HostileSite, moto: Moto  # noqa: F811
+    tmp_path: Path, small_news_site: HostileSite, moto: Moto  # noqa: F811
 ) -> None:
     """A crawl while S3 is down spools every file; then two `corpus push` at once: together
     they upload each file once, and both say 0 are left in the spool."""
@@ -163,7 +164,7 @@ def test_two_concurrent_pushes_count_what_is_left(
     moto.stop()
     options = [arg for s in [*settings(spool, "spooled"), "S3_UPLOAD_RETRIES=0",
                              "CLOSESPIDER_ITEMCOUNT=120"] for arg in ("-s", s)]  # fmt: skip
-    offline = scrapy("crawl", "news", "-a", f"urls={news_site.base}/", *options, timeout=300)
+    offline = scrapy("crawl", "news", "-a", f"urls={small_news_site.base}/", *options, timeout=300)
     assert offline.returncode == 5, offline.stderr[-3000:]
     run_dir = spool / BUCKET / "x" / "news" / "spooled"
     files = sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file())

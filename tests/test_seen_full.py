@@ -4,7 +4,7 @@ SQLite capped with `SEEN_MAX_PAGES` so that it reports SQLITE_FULL), then room i
 crawl runs again: across both runs every article of the site is in the text exactly once, with
 its conversion and metadata records, and marked seen; every WARC passes `warcio check`.
 
-Real `scrapy crawl news` subprocesses on a 400-page site on 127.0.0.1.
+Real `scrapy crawl news` subprocesses on a 120-page site on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from warcio.archiveiterator import ArchiveIterator
 
 from crawler.discovery import canonical
 from tests.conftest import scrapy, text_records
-from tests.test_disk_full import ARTICLES, mount_small_tmpfs, news_site  # noqa: F401 (a fixture)
+from tests.test_disk_full import SMALL_SITE_ARTICLES as ARTICLES
+from tests.test_disk_full import mount_small_tmpfs, small_news_site  # noqa: F401 (a fixture)
 from tests.test_hostile import GUARDED, HostileSite
 
 WARCIO = Path(sys.executable).parent / "warcio"
@@ -79,17 +80,17 @@ def text_refs(run_dirs: list[Path]) -> dict[str, set[str]]:
 
 @pytest.mark.parametrize("archive", BUDGETS, indirect=True)
 def test_full_disk_then_room_again_stores_every_article_once(
-    archive: Path, news_site: HostileSite, request: pytest.FixtureRequest  # noqa: F811
+    archive: Path, small_news_site: HostileSite, request: pytest.FixtureRequest  # noqa: F811
 ) -> None:
     kind, size = request.node.callspec.params["archive"]
     capped = ["-s", f"SEEN_MAX_PAGES={size}"] if kind == "seen-pages" else []
-    full = crawl(news_site, archive, "full", *capped)
+    full = crawl(small_news_site, archive, "full", *capped)
     assert full.startswith("exit 4\n"), full[-4000:]  # storage_failed
     if capped:
         assert "SQLITE_FULL" in full, full[-4000:]
     else:  # room again
         subprocess.run(["mount", "-o", "remount,size=64m", str(archive)], check=True)
-    again = crawl(news_site, archive, "again")
+    again = crawl(small_news_site, archive, "again")
     assert again.startswith("exit 0\n"), again[-4000:]
 
     runs = [archive / "news" / "full", archive / "news" / "again"]
@@ -97,8 +98,8 @@ def test_full_disk_then_room_again_stores_every_article_once(
     urls = [r["url"] for r in first + second]
     counts = f"text: {len(first)} + {len(second)}"
     assert len(urls) == len(set(urls)), f"stored twice ({counts})"
-    articles = {f"{news_site.base}/news/good-story/"} | {
-        f"{news_site.base}/news/story-{n}/" for n in range(1, ARTICLES)
+    articles = {f"{small_news_site.base}/news/good-story/"} | {
+        f"{small_news_site.base}/news/story-{n}/" for n in range(1, ARTICLES)
     }
     assert set(urls) == articles, f"lost: {sorted(articles - set(urls))[:5]} ({counts})"
     refs = text_refs(runs)
