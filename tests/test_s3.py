@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,9 @@ class Moto:
 def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[Moto]:
     server = Moto()
     server.start()
+    # moto keeps its buckets in this process across servers: each test starts with none
+    reset = urllib.request.Request(f"{server.endpoint}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset, timeout=10).close()
     env = {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
