@@ -243,14 +243,13 @@ def finish_spooled_runs(store: S3ArchiveStore) -> list[str]:
             seen_path = state / f"{spider}-seen.sqlite"
             seen = SeenStore(seen_path) if seen_path.exists() else None
             try:
-                for run_dir in sorted(p for p in spider_dir.iterdir() if p.is_dir()):
-                    reserved = run_dir / (MANIFEST_NAME + ".tmp")
-                    if not reserved.exists() or not unfinished(store, f"{spider}/{run_dir.name}"):
+                for run_id in sorted(manifestless_runs(store, spider_dir, current="")):
+                    if not unfinished(store, f"{spider}/{run_id}"):  # its manifest is in S3
                         continue
                     if seen is not None:
-                        repair_orphans(run_dir)
-                    if settle_run(store, seen, spider, run_dir.name, finishing=True):
-                        finished.append(f"{spider}/{run_dir.name}")
+                        repair_orphans(spider_dir / run_id)
+                    if settle_run(store, seen, spider, run_id, finishing=True):
+                        finished.append(f"{spider}/{run_id}")
             finally:
                 if seen is not None:
                     seen.close()
