@@ -131,10 +131,12 @@ def do_export(options: Namespace, settings: Any) -> int:
     from corpus.citation import Credits
     from corpus.dedup import Deduplicator
     from corpus.export import export
-    from corpus.get import select_runs
+    from corpus.get import SELECTION_NAME, read_selection, select_runs
 
     source = source_of(options, settings)
     filt = record_filter(options)
+    if isinstance(source, LocalSource) and not options.ignore_selection:
+        filt.selected = read_selection(source.root)  # a filtered mirror: its records only
     runs, skipped = select_runs(source, filt)
     for prefix in skipped:
         print(f"skipped {prefix}: no manifest (incomplete run)", file=sys.stderr)
@@ -146,6 +148,8 @@ def do_export(options: Namespace, settings: Any) -> int:
         dedup = Deduplicator(options.threshold, dedup.num_perm, dedup.shingle_words)
     out = Path(options.out)
     summary = export(root, runs, filt, out, options.format, dedup, options.keep_duplicates)
+    if filt.selected is not None:
+        summary.selection = (SELECTION_NAME, len(filt.selected))
     card = dataset_card(
         summary,
         options.command_line,
@@ -167,6 +171,11 @@ def do_export(options: Namespace, settings: Any) -> int:
         f"{plural(summary.exact + summary.near, 'duplicate')} "
         f"{'kept' if options.keep_duplicates else 'dropped'}"
     )
+    if summary.selection:
+        print(
+            f"only the {summary.selection[1]} record(s) listed in {source.uri}/{SELECTION_NAME}"
+            " were read (those `corpus get` matched; --ignore-selection reads them all)"
+        )
     return 0
 
 

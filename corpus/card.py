@@ -8,44 +8,12 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from typing import Any
 
+from corpus.card_columns import columns_table, loading
 from corpus.catalog import human_size, plural
 from corpus.citation import Credits, authors_note, citation, quoted
-from corpus.export import DATA_FOLDER, JSONL_NAME, SCHEMA, ExportSummary
+from corpus.export import ExportSummary
 
 CARD_NAME = "README.md"
-
-COLUMN_NOTES = {
-    "record_id": "the id to cite: sha256 of canonical URL and text (stable across re-fetches)",
-    "id": "fetch id: this one fetch of the page (a new one every fetch)",
-    "url": "URL fetched",
-    "canonical_url": "canonical URL (rel=canonical, normalised); one row per canonical URL",
-    "domain": "host of `url` without www.",
-    "title": "headline",
-    "author": "byline author(s)",
-    "date": "publication time as the page states it, ISO 8601 with the source's UTC offset "
-    "(null when the page gives only a day)",
-    "date_utc": "the same instant in UTC, typed (sort and compare on this one)",
-    "pub_date": "publication day in the publication's own time zone (the date part of `date`); "
-    "the Parquet folder",
-    "date_modified": "last-modified time the page states, ISO 8601 with its offset",
-    "sitename": "publication name",
-    "language": "ISO 639-1 code, declared by the page or detected",
-    "description": "standfirst / meta description",
-    "tags": "section and keyword tags",
-    "text": "article text without boilerplate, paragraphs separated by newlines",
-    "page_type": "article, liveblog, listing, video, paywall or uncertain: filter on article",
-    "page_type_reason": "why the page type is not plain article (listing_page, too_short, ...)",
-    "fetched_at": "time the page was fetched (UTC)",
-    "status": "HTTP status of the archived response",
-    "spider": "crawler that fetched it",
-    "run_id": "crawl run that fetched it",
-    "warc_key": "archive key of the WARC file holding the response",
-    "warc_record_id": "WARC-Record-ID of the response record",
-    "warc_offset": "byte offset of that record in the WARC file",
-    "cluster_id": "duplicate cluster (same for all copies of one story)",
-    "duplicate": "null for a kept article; exact or near for a copy (only with --keep-duplicates)",
-    "duplicate_of": "id of the kept article this one copies",
-}
 
 LICENCE = (
     "The article texts are the copyrighted work of their publishers. This dataset was made by "
@@ -117,6 +85,17 @@ def _scope(summary: ExportSummary) -> str:
     return "\n".join(lines)
 
 
+def _selection(summary: ExportSummary) -> str:
+    if summary.selection is None:
+        return "every record of the runs below that matches the filters of the command"
+    name, records = summary.selection
+    return (
+        f"only the {_counted(records, 'record')} listed in the source's `{name}` (the records "
+        "`corpus get` matched when it made this mirror), and of them those that match the "
+        "filters of the command"
+    )
+
+
 def _skipped(skipped: list[str]) -> str:
     if not skipped:
         return "None: every run that could match the filters had a manifest and was read."
@@ -142,26 +121,12 @@ def dataset_card(
     languages = sorted(summary.languages)
     span = " to ".join(summary.dates) if summary.dates else "no dated articles"
     now = datetime.now(UTC)
-    load = (
-        f"duckdb.sql(\"SELECT pub_date, count(*) FROM read_parquet('{DATA_FOLDER}/**/*.parquet')"
-        ' GROUP BY ALL ORDER BY 1")\n'
-        f"frame = pandas.read_parquet('{DATA_FOLDER}')  # pub_date: datetime.date values"
-        if summary.format == "parquet"
-        else f"duckdb.sql(\"SELECT pub_date, count(*) FROM read_json('{DATA_FOLDER}/{JSONL_NAME}')"
-        ' GROUP BY ALL ORDER BY 1")\n'
-        f"frame = pandas.read_json('{DATA_FOLDER}/{JSONL_NAME}', lines=True,\n"
-        '                         convert_dates=["pub_date", "date_utc", "fetched_at"],'
-        " keep_default_dates=False)"
-    )
     files = "\n".join(
         f"| `{name}` | {human_size(size)} | `{summary.sha256.get(name, '')}` |"
         for name, size in summary.files.items()
     )
     listing = "".join(f"{digest}  {name}\n" for name, digest in sorted(summary.sha256.items()))
     fingerprint = hashlib.sha256(listing.encode()).hexdigest()
-    columns = "\n".join(
-        f"| `{f.name}` | {f.type} | {COLUMN_NOTES.get(f.name, '')} |" for f in SCHEMA
-    )
     dropped = "kept and marked" if summary.kept_duplicates else "dropped"
     return f"""---
 pretty_name: {quoted(title)}
@@ -211,6 +176,7 @@ it was served. This dataset was made with:
 - deduplication: exact (normalised-text hash) and near-duplicate (MinHash LSH over word
   shingles): {", ".join(f"{k} = {v}" for k, v in settings.items())}; within a cluster the
   earliest published copy is kept
+- records read: {_selection(summary)}
 - runs:
 {_runs(summary)}
 
@@ -241,17 +207,14 @@ file, sorted by path: the dataset's identifier in the citation is the sha256 of 
 
 ## Columns
 
-| column | type | meaning |
-|---|---|---|
-{columns}
+{columns_table(summary)}
 
 ## Loading
 
 From this folder:
 
 ```python
-import duckdb, pandas
-{load}
+{loading(summary)}
 ```
 
 ## Citation

@@ -165,7 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
         "  scrapy corpus export mirror/ --out dataset/ --since 2026-11-01 --format parquet",
         "Writes OUT/data/ (Parquet partitioned by pub_date, or JSON Lines) and\n"
         "OUT/README.md, the dataset card. One row an article: re-fetches and\n"
-        "syndicated copies are dropped unless --keep-duplicates.",
+        "syndicated copies are dropped unless --keep-duplicates. A mirror that\n"
+        "`get` made with record filters is exported as selected: only the records\n"
+        "its selection.jsonl.gz lists (and the filters given here).",
     )
     _archive_args(export)
     _filter_args(export)
@@ -177,6 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument(
         "--keep-duplicates", action="store_true", help="keep copies (marked with their cluster id)"
+    )
+    export.add_argument(
+        "--ignore-selection",
+        action="store_true",
+        help="read every record of a mirror, not only those its selection.jsonl.gz lists "
+        "(written by `get` with record filters)",
     )
     export.add_argument(
         "--threshold",

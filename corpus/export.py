@@ -80,6 +80,7 @@ class ExportSummary:
     languages: Counter[str] = field(default_factory=Counter)
     files: dict[str, int] = field(default_factory=dict)  # written file -> bytes
     sha256: dict[str, str] = field(default_factory=dict)  # written file -> its sha256
+    selection: tuple[str, int] | None = None  # the mirror's selection file read, its records
 
 
 def canonical(record: dict[str, Any]) -> str:

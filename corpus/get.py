@@ -2,7 +2,8 @@
 
 The mirror keeps the archive's keys (`<dest>/<spider>/<run_id>/...`), so it is itself a local
 archive that `corpus ls`, `export` and `report` read. With record filters (dates, domains,
-languages) the matching records are also written, exactly, to `<dest>/selection.jsonl.gz`;
+languages) the matching records are also written, exactly, to `<dest>/selection.jsonl.gz`
+(which `export` of the mirror then keeps to: the shards hold the other records too);
 with `--warc` only the WARC files those records point into are fetched, plus the indexes;
 `--wacz` adds each run's WACZ package (which holds its WARCs again).
 """
@@ -51,6 +52,16 @@ def select_runs(source: ArchiveSource, filt: RecordFilter) -> tuple[list[RunEntr
             continue
         chosen.append(run)
     return chosen, skipped
+
+
+def read_selection(root: Path) -> set[tuple[str, str]] | None:
+    """(run id, fetch id) of each record a mirror's selection.jsonl.gz lists: the records
+    `get` matched, where it had to copy whole text shards (None: the folder has none)."""
+    path = root / SELECTION_NAME
+    if not path.is_file():
+        return None
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        return {(r["run_id"], r["id"]) for r in map(json.loads, filter(str.strip, handle))}
 
 
 def write_manifest(dest: Path, run: RunEntry) -> None:

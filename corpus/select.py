@@ -68,11 +68,14 @@ class RecordFilter:
     domains: set[str] = field(default_factory=set)  # a domain matches its subdomains too
     languages: set[str] = field(default_factory=set)
     runs: set[str] = field(default_factory=set)
+    # (run id, fetch id) of the records a mirror's selection.jsonl.gz lists (None: no selection)
+    selected: set[tuple[str, str]] | None = None
 
     @property
     def by_record(self) -> bool:
         """True when records, not only whole runs, are filtered."""
-        return bool(self.since or self.until or self.domains or self.languages)
+        chosen = self.selected is not None
+        return bool(self.since or self.until or self.domains or self.languages or chosen)
 
     def domain_matches(self, host: str) -> bool:
         host = host.lower().removeprefix("www.")
@@ -81,6 +84,8 @@ class RecordFilter:
     def run_may_match(self, run: RunEntry) -> bool:
         if self.runs and run.run_id not in self.runs:
             return False
+        if self.selected is not None and run.run_id not in {r for r, _ in self.selected}:
+            return False  # a run the selection has no record of
         content = run.content
         if not content:  # an old or missing manifest: cannot tell, so look inside
             return True
@@ -97,6 +102,9 @@ class RecordFilter:
 
     def matches(self, record: dict[str, Any]) -> bool:
         """Undated articles never match a date filter."""
+        chosen = (record.get("run_id"), record.get("id"))
+        if self.selected is not None and chosen not in self.selected:
+            return False
         if self.languages and (record.get("language") or "unknown") not in self.languages:
             return False
         if self.domains and not self.domain_matches(domain_of(record.get("url", ""))):

@@ -4,19 +4,21 @@ index used for revisit records: pipelines.payloads.
 The CDXJ index is cdxj-indexer's: a live crawl hands it each record as it is written
 (`RunIndexLines`, its field rules and its external sort), so closing a run does not read its
 WARCs again; a killed run's WARCs are read by it in full (`write_cdxj`). Either way what we
-publish is what pywb and other tools compute. WACZ packages are made by py-wacz, with our text
-records as pages.jsonl.
+publish is what pywb and other tools compute. WACZ packages are made by py-wacz, with our own
+pages.jsonl: every HTML page the run captured (revisits too), titled from its text record.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import logging
 import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -143,19 +145,72 @@ def cdxj_entries(path: Path) -> Iterator[tuple[str, str, dict[str, Any]]]:
                 yield urlkey, timestamp, json.loads(fields)
 
 
-def pages_jsonl(records: Iterable[dict[str, Any]], out: Path) -> Path:
-    """WACZ pages.jsonl: a header line, then one page per text record, with its text."""
+# A page is what ReplayWeb.page lists: an HTML document a run fetched (2xx), as a response
+# record or as a revisit of one (a run of revisits only has its pages too).
+PAGE_TYPES = ("text/html", "application/xhtml+xml")
+PAGES_TITLE = "Pages"
+
+
+@dataclass
+class RunCaptures:
+    """What one read of a run's WARC files finds for its WACZ."""
+
+    record_ids: set[str] = field(default_factory=set)  # every record of these files
+    revisited: dict[tuple[str, str], str] = field(default_factory=dict)  # (URL, digest) -> id
+    pages: dict[str, dict[str, Any]] = field(default_factory=dict)  # record id -> page
+
+
+def scan_captures(warcs: Iterable[Path]) -> RunCaptures:
+    """Record ids, revisits' originals and pages of the WARC files (headers only)."""
+    found = RunCaptures()
+    for warc in warcs:
+        with warc.open("rb") as handle:
+            for record in ArchiveIterator(handle):
+                headers = record.rec_headers
+                record_id = headers.get_header("WARC-Record-ID") or ""
+                found.record_ids.add(record_id)
+                if record.rec_type == "revisit":
+                    key = (headers.get_header("WARC-Refers-To-Target-URI") or "",
+                           headers.get_header("WARC-Payload-Digest") or "")  # fmt: skip
+                    found.revisited[key] = headers.get_header("WARC-Refers-To") or ""
+                http = record.http_headers
+                if record.rec_type in ("response", "revisit") and http is not None:
+                    if not (http.get_statuscode() or "").startswith("2"):
+                        continue  # redirects, errors, 304s: nothing to show as a page
+                    mime = (http.get_header("Content-Type") or "").split(";")[0].strip().lower()
+                    found.pages[record_id] = {
+                        "id": record_id.removeprefix("<urn:uuid:").rstrip(">"),
+                        "url": headers.get_header("WARC-Target-URI"),
+                        "ts": headers.get_header("WARC-Date"),
+                        "html": mime in PAGE_TYPES,  # else a page only if it has a text record
+                    }
+    return found
+
+
+def pages_jsonl(
+    captures: RunCaptures, records: Iterable[dict[str, Any]], out: Path, title: str
+) -> Path:
+    """WACZ pages/pages.jsonl as ReplayWeb.page reads it: a header line, then one line a page
+    (`url`, ISO `ts`, `title` and `text` from the text record when the page is an article).
+    Every HTML capture of the run is a page, revisits included; a text record names its
+    capture (the revisit, when the payload lies elsewhere)."""
+    pages = dict(captures.pages)
+    records = iter(records)  # streamed: a run's texts are never all in memory
+    first = next(records, None)
+    header = {"format": "json-pages-1.0", "id": "pages", "title": title}
     with out.open("w", encoding="utf-8") as handle:
-        header = {"format": "json-pages-1.0", "id": "pages", "title": "Articles", "hasText": True}
-        handle.write(json.dumps(header) + "\n")
-        for record in records:
-            page = {
-                "id": record["id"],
-                "url": record["url"],
-                "ts": record["fetched_at"],
-                "title": record.get("title") or record["url"],
-                "text": record.get("text") or "",
-            }
+        handle.write(json.dumps(header | ({"hasText": True} if first else {})) + "\n")
+        for record in itertools.chain([first] if first else [], records):
+            capture_id = record.get("revisit_record_id") or record.get("warc_record_id")
+            capture = pages.pop(capture_id or "", None)
+            if capture is None:
+                continue  # its capture is not in these files (cut off by a crash): no replay
+            page = {"id": record["id"], "url": capture["url"], "ts": capture["ts"]}
+            known = {"title": record.get("title"), "text": record.get("text")}
+            page.update((key, value) for key, value in known.items() if value)
+            handle.write(json.dumps(page, ensure_ascii=False) + "\n")
+        for capture in sorted((p for p in pages.values() if p["html"]), key=lambda p: p["ts"]):
+            page = {k: capture[k] for k in ("id", "url", "ts")}  # no title known: none given
             handle.write(json.dumps(page, ensure_ascii=False) + "\n")
     return out
 
@@ -171,31 +226,24 @@ def write_run_wacz(run_dir: Path) -> Path:
     manifest_path = run_dir / MANIFEST_NAME
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
     records = read_text_records(run_dir / current_text_folder(manifest))  # the current version
+    captures = scan_captures(warcs)
     with tempfile.TemporaryDirectory() as tmp:
-        originals = copy_foreign_originals(warcs, run_dir, Path(tmp) / ORIGINALS_NAME)
+        originals = copy_foreign_originals(captures, run_dir, Path(tmp) / ORIGINALS_NAME)
         extra = [originals] if originals is not None else []
-        return write_wacz([*warcs, *extra], records, run_dir / f"{run_dir.name}.wacz", title)
+        out = run_dir / f"{run_dir.name}.wacz"
+        return write_wacz([*warcs, *extra], captures, records, out, title)
 
 
 ORIGINALS_NAME = "originals.warc.gz"
 
 
-def copy_foreign_originals(warcs: list[Path], run_dir: Path, out: Path) -> Path | None:
-    """Copy, byte for byte, each response that a revisit record in ``warcs`` refers to and that
-    lies in another run of the same spider (found by URL and payload digest in that run's CDXJ)
-    into the WARC ``out``; None when every revisit's original is in ``warcs`` already."""
-    own: set[str] = set()
-    wanted: dict[tuple[str, str], str] = {}  # (original URL, digest) -> original record id
-    for warc in warcs:
-        with warc.open("rb") as handle:
-            for record in ArchiveIterator(handle):
-                headers = record.rec_headers
-                own.add(headers.get_header("WARC-Record-ID"))
-                if record.rec_type == "revisit":
-                    key = (headers.get_header("WARC-Refers-To-Target-URI") or "",
-                           headers.get_header("WARC-Payload-Digest") or "")  # fmt: skip
-                    wanted[key] = headers.get_header("WARC-Refers-To") or ""
-    missing = {key for key, record_id in wanted.items() if record_id not in own}
+def copy_foreign_originals(captures: RunCaptures, run_dir: Path, out: Path) -> Path | None:
+    """Copy, byte for byte, each response that a revisit record of the run's WARCs (scanned
+    into ``captures``) refers to and that lies in another run of the same spider (found by URL
+    and payload digest in that run's CDXJ) into the WARC ``out``; None when every revisit's
+    original is in the run's WARCs already."""
+    own = captures.record_ids
+    missing = {key for key, record_id in captures.revisited.items() if record_id not in own}
     if not missing:
         return None
     copied = 0
@@ -223,22 +271,26 @@ def copy_foreign_originals(warcs: list[Path], run_dir: Path, out: Path) -> Path 
 
 
 def write_wacz(
-    warcs: Iterable[Path], records: Iterable[dict[str, Any]], out: Path, title: str
+    warcs: Iterable[Path],
+    captures: RunCaptures,
+    records: Iterable[dict[str, Any]],
+    out: Path,
+    title: str,
 ) -> Path:
-    """A WACZ of the WARCs with our articles as pages (py-wacz builds and hashes it)."""
+    """A WACZ of the WARCs with the run's pages (py-wacz builds and hashes it; it takes our
+    pages.jsonl as written: py-wacz would drop the file when no page has a text record)."""
     from wacz.main import main as wacz_main  # heavy import (frictionless): only when asked
 
     paths = sorted(str(p) for p in warcs)
     if not paths:
         raise ValueError(f"no WARC files to package into {out}")
     with tempfile.TemporaryDirectory() as tmp:
-        pages = pages_jsonl(records, Path(tmp) / "pages.jsonl")
+        pages = pages_jsonl(captures, records, Path(tmp) / "pages.jsonl", PAGES_TITLE)
         partial = out.with_name(out.name + ".tmp")
         chatter = io.StringIO()  # py-wacz reports progress with print(): keep stdout clean
         with contextlib.redirect_stdout(chatter):
-            code = wacz_main(
-                ["create", "-o", str(partial), "-p", str(pages), "--title", title, *paths]
-            )
+            create = ["create", "-o", str(partial), "-p", str(pages), "--copy-pages"]
+            code = wacz_main([*create, "--title", title, *paths])
         logger.debug("wacz create: %s", chatter.getvalue())
     if code not in (0, None) or not partial.is_file():
         raise RuntimeError(f"wacz create failed ({code}) for {out}")
