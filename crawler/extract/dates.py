@@ -1,20 +1,25 @@
 """Publication dates: where a page states them, in which order of trust, and how to read them.
 
 Meta tags first, then JSON-LD, the article's own markup, the URL, and htmldate's heuristics
-last. Dates keep the publication's own UTC offset; dates after the fetch are rejected.
+last. The date the page shows beside its headline (crawler.extract.date_text) arbitrates: a
+weaker source that contradicts it is passed over, and it replaces a structured date when it
+names the same publication in the local time zone, or the update the page presents as its date.
+Dates keep the publication's own UTC offset; dates after the fetch are rejected.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, tzinfo
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from dateutil import parser as date_parser
 from dateutil import tz
 from lxml import html as lxml_html
+
+from crawler.extract.date_text import Shown, headline_date
 
 if TYPE_CHECKING:
     from crawler.extract.metadata import PageData
@@ -46,6 +51,14 @@ ARTICLE_TIME_XPATHS = (
     " or contains(@class, 'entry-meta') or contains(@class, 'post-meta')]//time[@datetime]",
     "(//article)[1]//time[@datetime]",
 )
+# WordPress themes mark the post's one date with hAtom's "updated" (tagDiv's "entry-date
+# updated td-module-date"); with no other date on the page it is the post's own, unless it
+# belongs to a list of other posts.
+UPDATED_TIME_XPATH = (
+    "(//time[@datetime][contains(concat(' ', normalize-space(@class), ' '), ' updated ')]"
+    "[not(ancestor::*[contains(@class, 'related') or contains(@class, 'sidebar')"
+    " or contains(@class, 'widget') or contains(@class, 'footer') or self::aside])])[1]"
+)
 # hAtom microformat: <abbr class="published" title="2026-01-08T09:30:00Z">
 HATOM_PUBLISHED_XPATH = "//abbr[contains(concat(' ', @class, ' '), ' published ')]/@title"
 # /2026/10/05/, /2017/7/12/ (unpadded), /2026-10-05-slug, /20261005/, /2024/1005/
@@ -55,6 +68,8 @@ URL_DATE = re.compile(
 )
 # 11.03.2026, 1.3.26: dotted numeric dates are day-first wherever they are written.
 DOTTED_DATE = re.compile(r"(?<![\d.])\d{1,2}\.\d{1,2}\.(?:\d{4}|\d{2})(?![\d.])")
+# Languages whose slashed dates are month-first (03/12/2019 = March 12)
+MONTH_FIRST_LANGUAGES = frozenset({"en", "en-us"})
 HAS_TIME = re.compile(r"\d[T\s,]\s*\d{1,2}:\d{2}")
 EARLIEST_YEAR = 1990
 _HOUR = 3600
@@ -142,6 +157,66 @@ def url_date(url: str) -> str | None:
         return None
 
 
+def shown_date(tree: lxml_html.HtmlElement, page: PageData, latest: datetime) -> Shown | None:
+    """The date the page shows beside its headline, when it is a plausible publication date."""
+    headline = page.article.get("headline")
+    titles = (page.meta.get("og:title"), headline if isinstance(headline, str) else None,
+              tree.findtext("head/title"))  # fmt: skip
+    language = (tree.get("lang") or page.meta.get("og:locale") or "").lower().replace("_", "-")
+    shown = headline_date(tree, titles, month_first=language in MONTH_FIRST_LANGUAGES)
+    if shown is None or shown.day.year < EARLIEST_YEAR or shown.day > latest.date():
+        return None
+    if shown.above and shown.day >= (latest - timedelta(days=2)).date():
+        return None  # above the headline and dated the day of the fetch: a "today" widget
+    return shown
+
+
+def _shown_iso(shown: Shown, latest: datetime) -> str:
+    """The shown date, with the time of day when its <time> element gives the same day."""
+    parsed = parse_date(shown.datetime, latest) if shown.datetime else None
+    if parsed and parsed[0].date() == shown.day:
+        return _iso(parsed)
+    return shown.day.isoformat()
+
+
+def _local_day(moment: datetime, day: date) -> bool:
+    """Whether a UTC (or zone-less) time falls on ``day`` in a time zone news is commonly
+    written in (UTC-8 to UTC+9): "2018-12-31T23:11Z" is New Year's Day in Europe,
+    "2022-05-04T00:53Z" May 3rd in the Americas."""
+    if moment.utcoffset():
+        return False
+    naive = moment.replace(tzinfo=None)
+    return day in {(naive + timedelta(hours=hours)).date() for hours in (-8, 0, 9)}
+
+
+def _prefer_shown(
+    shown: Shown,
+    chosen: tuple[datetime, bool],
+    found: list[datetime],
+    modified: list[datetime],
+    latest: datetime,
+    live_blog: bool,
+) -> bool:
+    """Whether the date shown beside the headline beats the structured one it contradicts."""
+    moment, has_time = chosen
+    parsed = parse_date(shown.datetime, latest) if shown.datetime else None
+    instant = parsed[0] if parsed and parsed[1] and parsed[0].tzinfo else None
+
+    def same(other: datetime) -> bool:
+        # a precise shown time must name the same moment, not merely the same day
+        if instant and other.tzinfo:
+            return abs((instant - other).total_seconds()) <= 60
+        return other.date() == shown.day
+
+    if any(same(other) for other in found) or (instant and has_time and same(moment)):
+        return True  # the same publication, in the page's own time zone
+    if has_time and not instant and _local_day(moment, shown.day):
+        return True
+    # the page presents its last update as its date (a live blog's header shows its latest
+    # entry, not the date it is known by)
+    return shown.visible and not live_blog and any(same(m) for m in modified)
+
+
 def publication_date(
     tree: lxml_html.HtmlElement,
     page: PageData,
@@ -150,7 +225,9 @@ def publication_date(
     latest: datetime,
 ) -> tuple[str | None, str]:
     """(ISO date, where it came from), in the order of trust of issue #3; ``fallback``
-    (htmldate's guess) is asked only when nothing else gives a date."""
+    (htmldate's guess) is asked only when nothing else gives a date. The date shown beside
+    the headline arbitrates: a source that contradicts it is passed over."""
+    shown = shown_date(tree, page, latest)
     # Meta tags before JSON-LD: on republished and syndicated pages the JSON-LD often keeps
     # the first (or the source's) date while the meta tags carry this page's own one.
     structured = [
@@ -163,29 +240,56 @@ def publication_date(
         if has_time:
             others = [other for (other, other_has_time), _ in found[1:] if other_has_time]
             moment = _local_offset(moment, others)
+        if shown and moment.date() not in shown.readings:
+            modified = [m for m in (parse_date(v, latest) for v in modified_values(page)) if m]
+            rest = [other for (other, _), _ in found[1:]]
+            types = page.article.get("@type")
+            live_blog = "LiveBlogPosting" in (types if isinstance(types, list) else [types])
+            modified_moments = [m[0] for m in modified]
+            if _prefer_shown(shown, (moment, has_time), rest, modified_moments, latest, live_blog):
+                return _shown_iso(shown, latest), "time" if shown.datetime else "text"
         return _iso((moment, has_time)), source
-    for key in GENERIC_DATE_META:
-        if found := normalise_date(page.meta.get(key), latest):
-            return found, "meta"
-    for value in tree.xpath(PUBLISHED_ATTR_XPATH):
-        if found := normalise_date(value, latest):
-            return found, "meta"
-    for xpath in ARTICLE_TIME_XPATHS:
-        for element in tree.xpath(xpath):
-            if found := normalise_date(element.get("datetime"), latest):
-                return found, "time"
-    for value in tree.xpath(HATOM_PUBLISHED_XPATH):
-        if found := normalise_date(value, latest):
-            return found, "time"
-    if found := url_date(url):
-        return found, "url"
+    readings = {day.isoformat() for day in shown.readings} if shown else set()
+    for value, source in _page_dates(tree, page, url, latest):
+        if shown is None or value[:10] in readings:
+            return value, source
+    if shown:
+        return _shown_iso(shown, latest), "time" if shown.datetime else "text"
     guess = fallback()
     return normalise_date(guess, latest), "htmldate" if guess else "none"
 
 
+def _page_dates(
+    tree: lxml_html.HtmlElement, page: PageData, url: str, latest: datetime
+) -> Iterator[tuple[str, str]]:
+    """The weaker sources, in order of trust: generic meta, RDFa/microdata, the article's
+    <time>, hAtom, the URL, a theme's "updated" <time>."""
+    for key in GENERIC_DATE_META:
+        if found := normalise_date(page.meta.get(key), latest):
+            yield found, "meta"
+    for value in tree.xpath(PUBLISHED_ATTR_XPATH):
+        if found := normalise_date(value, latest):
+            yield found, "meta"
+    for xpath in ARTICLE_TIME_XPATHS:
+        for element in tree.xpath(xpath):
+            if found := normalise_date(element.get("datetime"), latest):
+                yield found, "time"
+    for value in tree.xpath(HATOM_PUBLISHED_XPATH):
+        if found := normalise_date(value, latest):
+            yield found, "time"
+    if found := url_date(url):
+        yield found, "url"
+    for element in tree.xpath(UPDATED_TIME_XPATH):
+        if found := normalise_date(element.get("datetime"), latest):
+            yield found, "time"
+
+
+def modified_values(page: PageData) -> list[Any]:
+    return [page.article.get("dateModified"), *(page.meta.get(k) for k in MODIFIED_META)]
+
+
 def modified_date(page: PageData, latest: datetime) -> str | None:
-    candidates = [page.article.get("dateModified"), *(page.meta.get(k) for k in MODIFIED_META)]
-    return next((d for d in (normalise_date(c, latest) for c in candidates) if d), None)
+    return next((d for d in (normalise_date(c, latest) for c in modified_values(page)) if d), None)
 
 
 def latest_plausible(fetched_at: str | None) -> datetime:
