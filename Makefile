@@ -7,10 +7,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 # uv installs in parallel from the lock (pip takes minutes for the same set); --require-hashes:
-# a file whose hash is not in the lock is refused. --compile-bytecode, as pip does by default:
+# a file whose hash is not in the lock is refused. --compile-bytecode (UV_COMPILE), as pip does:
 # without it, where PYTHONDONTWRITEBYTECODE is set (CI), every crawl the suite starts compiled
 # Scrapy, Twisted and botocore again (~1-2 s CPU each, 7 of the suite's 18 CPU-minutes).
-UV_INSTALL = $(UV) pip install --quiet --compile-bytecode --python
+UV_COMPILE ?= --compile-bytecode
+UV_INSTALL = $(UV) pip install --quiet $(UV_COMPILE) --python
 ARCHIVE ?= archive
 # 3 on 2 cores: the suite's tests wait on servers and subprocesses a third of the time
 PYTEST_WORKERS ?= 3

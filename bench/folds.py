@@ -4,11 +4,12 @@ site (datebench), every fold's delta printed.
 
     python bench/folds.py                      # the working tree against HEAD, both page sets
     python bench/folds.py --before HEAD~3 --folds 5 --sets newsbench
+    python bench/folds.py --after HEAD --before HEAD~1   # two commits, the working tree aside
 
 Every side reads the pages the crawler's way: served from 127.0.0.1 and read back through
 `scrapy extract` (../shared/newsbench/score.py's own runner and scorer, loaded from there; the
-pages are never copied here). The revision "before" runs from a git worktree of it, put first on
-PYTHONPATH, with this project's virtualenv.
+pages are never copied here). A revision runs from a git worktree of it (the working tree from
+here), put first on PYTHONPATH, with this project's virtualenv.
 
 A rule is worth keeping when `after - before` is positive on average over the folds and no fold
 loses: it then helps on publishers it was not written on. The verdict line says so per metric.
@@ -40,13 +41,16 @@ TOLERANCE = 0.002
 
 
 @contextmanager
-def revision_tree(revision: str):
-    """A checkout of ``revision`` that runs with this project's virtualenv."""
+def revision_tree(revision: str | None):
+    """A checkout of ``revision`` (None: the working tree) that runs with this project's
+    virtualenv."""
     with tempfile.TemporaryDirectory(prefix="folds-") as tmp:
-        tree = Path(tmp) / "tree"
-        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q", str(tree),
-                        revision], check=True)  # fmt: skip
-        (tree / ".venv").symlink_to(ROOT / ".venv")
+        tree = ROOT
+        if revision is not None:
+            tree = Path(tmp) / "tree"
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "-q",
+                            str(tree), revision], check=True)  # fmt: skip
+            (tree / ".venv").symlink_to(ROOT / ".venv")
         saved = os.environ.get("PYTHONPATH")
         # the editable install's finder comes after sys.path: the checkout's modules win
         os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree), saved]))
@@ -57,8 +61,9 @@ def revision_tree(revision: str):
                 os.environ.pop("PYTHONPATH", None)
             else:
                 os.environ["PYTHONPATH"] = saved
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)],
-                           check=False)  # fmt: skip
+            if tree != ROOT:
+                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
+                                str(tree)], check=False)  # fmt: skip
 
 
 def fold_of(publisher: str, folds: int) -> int:
@@ -122,6 +127,7 @@ def report(name: str, scorer: ModuleType, rows: list[dict[str, Any]],
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", default="HEAD", help="git revision to compare against")
+    parser.add_argument("--after", help="git revision to judge (default: the working tree)")
     parser.add_argument("--folds", type=int, default=4)
     parser.add_argument("--sets", default=",".join(PAGE_SETS), help="comma-separated page sets")
     parser.add_argument("--timeout", type=int, default=900)
@@ -133,9 +139,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         scorer = load_scorer(PAGE_SETS["newsbench"])
         rows = scorer.load(str(pages))
-        sides = {"after": scorer.run_ours(rows, str(ROOT), args.timeout)}
-        with revision_tree(args.before) as tree:
-            sides["before"] = scorer.run_ours(rows, str(tree), args.timeout)
+        sides = {}
+        for side, revision in (("after", args.after), ("before", args.before)):
+            with revision_tree(revision) as tree:
+                sides[side] = scorer.run_ours(rows, str(tree), args.timeout)
         sides["trafilatura"] = scorer.run_trafilatura(rows, str(ROOT), args.timeout)
         print("\n".join(report(name, scorer, rows, sides, args.folds)) + "\n", flush=True)
     return 0
