@@ -33,6 +33,11 @@ PARAGRAPH_WORDS = 20
 # longer than the headline plus a kicker.
 HEADLINE_WORD_SHARE = 0.7
 HEADLINE_MAX_GROWTH = 2.0
+# A headline that opens with a dash (a quote, in Scandinavian style) reads like a list item.
+DASHES = ("-", "–", "—")
+# A full-stop sentence with this many words not in the headline retells it: text, not headline.
+LEAD_OWN_WORDS = 3
+MARKUP = " *_"  # emphasis marks around a line (a declared body's Markdown)
 # A byline: an introducing word, then a few words of names.
 BYLINE = re.compile(
     r"^(?:[-–•]\s*)?(?:by|von|par|por|de|door|di|av|af|przez|od)\s*:?\s+\S.{0,60}$", re.IGNORECASE
@@ -50,15 +55,27 @@ def _words(text: str) -> list[str]:
     return re.findall(r"\w+", text.casefold())
 
 
+def _restates(line: str, words: list[str], headline: str, wanted: list[str]) -> bool:
+    """A sentence that retells the headline in more words (the lead, a standfirst): it ends in
+    a full stop where the headline does not and has words enough of its own."""
+    ends = line.rstrip(MARKUP).endswith(".") and not headline.rstrip(MARKUP).endswith(".")
+    return ends and len(set(words) - set(wanted)) >= LEAD_OWN_WORDS
+
+
 def is_headline(line: str, headlines: Iterable[str]) -> bool:
     words = _words(line)
     if not words:
         return False
+    headlines = list(headlines)
+    if line.startswith("- ") and not any(h.lstrip().startswith(DASHES) for h in headlines):
+        return False  # a list item (an agenda's, a recap's) is text, unless the headline is one
     for headline in headlines:
         wanted = _words(headline)
         if not wanted or len(words) > HEADLINE_MAX_GROWTH * len(wanted) + 2:
             continue
         present = set(words)
+        if _restates(line, words, headline, wanted):
+            continue
         if sum(1 for w in wanted if w in present) / len(wanted) >= HEADLINE_WORD_SHARE:
             return True
         joined, line_joined = "".join(wanted), "".join(words)
@@ -99,9 +116,20 @@ def strip_summary(lines: list[str]) -> list[str]:
     end = start
     while end < len(lines) and lines[end].startswith("- "):
         end += 1
-    if end - start >= SUMMARY_MIN_ITEMS and end < len(lines):
+    if end - start >= SUMMARY_MIN_ITEMS and end < len(lines) and not _labelled_list(lines, end):
         return lines[end:]
     return lines
+
+
+def _labelled_list(lines: list[str], i: int) -> bool:
+    """Whether another labelled list starts at ``lines[i]``: then the text is a run of such
+    sections (release notes, an agenda) and its first list is one of them, not a summary."""
+    return (
+        i + 1 < len(lines)
+        and not lines[i].startswith("- ")
+        and len(lines[i].split()) <= SUMMARY_LABEL_WORDS
+        and lines[i + 1].startswith("- ")
+    )
 
 
 def strip_header(lines: list[str], headlines: list[str], authors: list[str]) -> list[str]:
@@ -133,6 +161,11 @@ TRAILER_MAX_SIZE = 60
 TRAILER_LINES = 5
 TRAILER_MIN_WORDS = 4
 SENTENCE_END = re.compile(r"[.!?…。！？\"”»“'’)]$")
+# A line of words enough that ends in a colon leads in to what follows (a link, a document, a
+# list): "Das Konzeptpapier finden Sie hier:", "Lesen Sie dazu auch die Pressemitteilungen:".
+LEAD_IN_END = re.compile(r"[:：]$")
+# This many short lines right above the closing run: the text itself is made of short lines.
+SHORT_TEXT_LINES = 2
 
 
 def _word_count(line: str) -> int:
@@ -142,14 +175,26 @@ def _word_count(line: str) -> int:
 def is_trailer_line(line: str) -> bool:
     if text_size(line) >= TRAILER_MAX_SIZE:
         return False
-    return _word_count(line) < TRAILER_MIN_WORDS or not SENTENCE_END.search(line)
+    if _word_count(line) < TRAILER_MIN_WORDS:
+        return True
+    return not (SENTENCE_END.search(line) or LEAD_IN_END.search(line))
 
 
 def strip_trailer(lines: list[str]) -> list[str]:
-    """``lines`` without a closing run of up to TRAILER_LINES short non-sentence lines."""
+    """``lines`` without a closing run of up to TRAILER_LINES short non-sentence lines. List
+    items that carry on a list begun above the run are the list's end, not a trailer; and a
+    text whose lines above the run are short too (a CV, a dialogue, a list of dates) has no
+    paragraphs for a trailer to stand out from, so its short closing lines stay."""
     run = 0
     while run < len(lines) and is_trailer_line(lines[-1 - run]):
         run += 1
+    start = len(lines) - run
+    above = lines[max(start - SHORT_TEXT_LINES, 0) : start]
+    if len(above) == SHORT_TEXT_LINES and all(text_size(x) < TRAILER_MAX_SIZE for x in above):
+        return lines
+    if run < len(lines) and lines[-1 - run].startswith("- "):
+        while run and lines[-run].startswith("- "):
+            run -= 1
     if 0 < run <= TRAILER_LINES and run < len(lines):
         return lines[: len(lines) - run]
     return lines

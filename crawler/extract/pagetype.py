@@ -176,9 +176,15 @@ PATH_DATE = re.compile(r"/(?:19|20)\d{2}/\d{1,2}/|(?:19|20)\d{2}-\d{2}-\d{2}")
 
 def looks_like_article_url(url: str) -> bool:
     """`/world/2026/11/20/ferry-strike-ends/`, `/news/ferry-strike-ends-after-nine-days`,
-    `/a/552903.html` yes; `/world/`, `/business/markets/` no (a section's address)."""
-    path = urlsplit(url).path
+    `/a/552903.html`, `/news/view.php?id=552903` yes; `/world/`, `/business/markets/` no (a
+    section's address)."""
+    parts = urlsplit(url)
+    path = parts.path
     if PATH_DATE.search(path) or ARTICLE_ID.search(path):
+        return True
+    # a script that serves every story names it by a long id in its query
+    # ("news_view.htm?lang=e&Seq_Code=181595", "article.php?id=48213")
+    if any(ARTICLE_ID.fullmatch(v) for vs in parse_qs(parts.query).values() for v in vs):
         return True
     last = next((part for part in reversed(path.split("/")) if part), "")
     words = re.split(r"[-_+.]+", last.rsplit(".", 1)[0] if "." in last else last)

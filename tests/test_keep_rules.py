@@ -1,0 +1,116 @@
+"""Must-keep classes (issue #22): text our line and page-type rules used to drop while plain
+trafilatura kept it, one small hand-written case per class."""
+
+from __future__ import annotations
+
+from crawler.extract.edges import strip_header, strip_summary, strip_trailer
+from crawler.extract.extraction import extract
+from crawler.extract.pagetype import looks_like_article_url
+
+FETCHED = "2026-03-02T12:00:00Z"
+SENTENCES = [
+    f"Sentence {i}: the harbour board met on Tuesday to weigh the ferry timetable, and the "
+    "councillors agreed to publish every figure before the spring meeting of the town."
+    for i in range(6)
+]
+
+
+# --- trailer ------------------------------------------------------------------------------------
+
+
+def test_a_closing_lead_in_to_a_link_is_text() -> None:
+    # "Find the paper here:" introduces the (linked) document that follows: a sentence
+    kept = strip_trailer([*SENTENCES, "The board's full report is here:"])
+    assert kept[-1] == "The board's full report is here:"
+    assert strip_trailer([*SENTENCES, "Read also:"]) == SENTENCES  # a bare label still goes
+
+
+def test_a_list_that_ends_the_text_keeps_its_last_items() -> None:
+    summary = [
+        "- Ferries will run every hour from the first of May until the end of the season",
+        "- Fares stay the same for residents",
+        "- Bikes ride free",
+    ]
+    assert strip_trailer([*SENTENCES, "In short:", *summary]) == [
+        *SENTENCES,
+        "In short:",
+        *summary,
+    ]
+    # a credit after the list still goes
+    assert strip_trailer([*SENTENCES, *summary, "(dpa)"]) == [*SENTENCES, *summary]
+
+
+def test_a_text_of_short_lines_keeps_its_last_lines() -> None:
+    # the run of short lines stops at "... (Leith)", and the two lines above it are short too
+    cv = [*SENTENCES[:2], "Harbour choir (Kingston)", "2019", "Ferry songs on tour (Leith)",
+          "2021", "Radio play for the Herald"]  # fmt: skip
+    assert strip_trailer(cv) == cv
+    # after paragraphs, a short closing run is still a trailer
+    assert strip_trailer([*SENTENCES, "Jane Roe", "Photos: Herald"]) == SENTENCES
+
+
+# --- header -------------------------------------------------------------------------------------
+
+
+def test_a_list_item_that_echoes_the_headline_is_text() -> None:
+    headline = "Minutes of the board meeting of 10 October"
+    lines = [
+        "Place: harbour office",
+        "- Minutes of the last board meeting of 5 August",
+        "accepted",
+        *SENTENCES,
+    ]
+    assert strip_header(lines, [headline], []) == lines
+    # a headline that opens with a dash (a quote) is still found as one
+    quote = "- The fear will grow"
+    assert strip_header([quote, *SENTENCES], [quote], []) == SENTENCES
+
+
+def test_a_lead_sentence_that_retells_the_headline_is_text() -> None:
+    headline = "These spa hotels promise a dreamlike short break"
+    lead = "**These spa hotels are just right for a short break, and for plenty of rest.**"
+    assert strip_header([lead, *SENTENCES], [headline], []) == [lead, *SENTENCES]
+    # the headline itself, and a kicker glued to it, still go
+    assert strip_header([headline, *SENTENCES], [headline], []) == SENTENCES
+    assert strip_header([f"Travel {headline}", *SENTENCES], [headline], []) == SENTENCES
+
+
+# --- summary box --------------------------------------------------------------------------------
+
+
+def test_release_notes_made_of_labelled_lists_are_not_a_summary_box() -> None:
+    notes = [
+        "Improvements",
+        "- Spawn announcements are now orange.",
+        "- Account bans were extended.",
+        "Bug fixes",
+        "- Fixed: the quest giver did not always appear.",
+        "- Fixed: the promo screen showed on every zone change.",
+        *SENTENCES,
+    ]
+    assert strip_summary(notes) == notes
+    box = ["What matters", "- Ferries run hourly", "- Fares stay the same", *SENTENCES]
+    assert strip_summary(box) == SENTENCES
+
+
+# --- page type ----------------------------------------------------------------------------------
+
+
+def test_a_story_named_by_an_id_in_its_query_is_an_article_url() -> None:
+    assert looks_like_article_url("https://radio.example/service/news_view.htm?lang=e&Seq=181595")
+    assert not looks_like_article_url("https://radio.example/service/news_list.htm?page=2")
+    teasers = "".join(
+        f"<div class='teaser'><a href='/s/{i}/'>Other story number {i} today</a></div>"
+        for i in range(6)
+    )
+    page = (
+        "<html lang='en'><head><title>Cold wave</title></head><body>"
+        f"<h1>Cold wave</h1>{''.join(f'<p>{s}</p>' for s in SENTENCES)}"
+        f"<aside>{teasers}</aside></body></html>"
+    )
+    story = extract(
+        page, "https://radio.example/service/news_view.htm?lang=e&Seq=181595", fetched_at=FETCHED
+    )
+    assert story.not_article is None  # teaser blocks alone: stored, as doubtful at most
+    listing = extract(page, "https://radio.example/service/news.htm", fetched_at=FETCHED)
+    assert listing.not_article == "listing_page"  # teasers and a section's address: dropped
