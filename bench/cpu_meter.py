@@ -31,15 +31,22 @@ def peak_rss_mb() -> tuple[float, float]:
 
 
 def children_cpu() -> float:
-    """CPU seconds used so far by the live child processes (the extraction workers)."""
-    me, total = str(os.getpid()), 0.0
+    """CPU seconds used so far by the live descendant processes: the extraction workers are
+    the forkserver's children, not this process's (counting children only saw none of them)."""
+    children: dict[str, list[str]] = {}
+    cpu: dict[str, float] = {}
     for entry in Path("/proc").glob("[0-9]*"):
         try:
             fields = proc_stat(entry.name)
         except OSError:
             continue  # exited meanwhile
-        if fields[1] == me:
-            total += cpu_seconds(fields)
+        children.setdefault(fields[1], []).append(entry.name)
+        cpu[entry.name] = cpu_seconds(fields)
+    total, todo = 0.0, list(children.get(str(os.getpid()), []))
+    while todo:
+        pid = todo.pop()
+        total += cpu[pid]
+        todo.extend(children.get(pid, []))
     return total
 
 

@@ -15,20 +15,35 @@ ROOT = Path(__file__).resolve().parents[1]
 NEWSBENCH = ROOT.parent / "shared" / "newsbench"
 
 
-def real_corpus(base: str) -> list[tuple[str, bytes]]:
-    """The newsbench pages as (original path, body), their own site's absolute links pointed
-    at `base` (with and without www., http, https and scheme-relative)."""
+def page_set(folder: Path | str | None) -> Path:
+    """A page set's folder (pages.jsonl and html/<id>.html.gz; its html/ folder named will
+    do): newsbench's when none is given."""
+    folder = Path(folder) if folder else NEWSBENCH
+    if not (folder / "pages.jsonl").exists() and (folder.parent / "pages.jsonl").exists():
+        folder = folder.parent
+    return folder
 
-    pages = []
-    for line in (NEWSBENCH / "pages.jsonl").read_text(encoding="utf-8").splitlines():
+
+def real_corpus(base: str, folder: Path | str | None = None) -> list[tuple[str, bytes]]:
+    """A page set's pages (newsbench's by default) as (original path, body), their own site's
+    absolute links pointed at `base` (with and without www., http, https and scheme-relative).
+    A path two pages share gets a /d<n> prefix on the second: every page is served."""
+    folder = page_set(folder)
+    pages: list[tuple[str, bytes]] = []
+    taken: set[str] = set()
+    for line in (folder / "pages.jsonl").read_text(encoding="utf-8").splitlines():
         meta = json.loads(line)
-        body = gzip.decompress((NEWSBENCH / "html" / f"{meta['id']}.html.gz").read_bytes())
+        body = gzip.decompress((folder / "html" / f"{meta['id']}.html.gz").read_bytes())
         parts = urlsplit(meta["url"])
         site = (parts.hostname or "").removeprefix("www.")
         for host in (f"www.{site}", site):
             for scheme in ("https://", "http://", "//"):
                 body = body.replace(f"{scheme}{host}".encode(), base.encode())
-        pages.append((parts.path or "/", body))
+        path = parts.path or "/"
+        if path in taken:
+            path = f"/d{len(pages)}{path}"
+        taken.add(path)
+        pages.append((path, body))
     return pages
 
 
@@ -74,7 +89,7 @@ def corpus() -> list[bytes]:
     return pages
 
 
-def serve(port_queue: Any, pages: int, synthetic: bool) -> None:
+def serve(port_queue: Any, pages: int, synthetic: bool, folder: str | None = None) -> None:
     """A lean HTTP/1.1 keep-alive server (asyncio streams, responses built once): it should
     cost the machine far less CPU per page than the crawler it feeds, as a real site does.
     http.server parses every request's headers with the email package, which on 2 cores
@@ -97,7 +112,7 @@ def serve(port_queue: Any, pages: int, synthetic: bool) -> None:
             number = int(path.split("/")[2])
             return response("200 OK", "text/html; charset=utf-8", page_body(bodies, number))
         if not synthetic and not real:
-            real.extend(real_corpus(base))
+            real.extend(real_corpus(base, folder))
             numbers.update({unquote(page_path(real, n)): n for n in range(pages)})
         number = numbers.get(unquote(path.split("?", 1)[0]))
         if number is not None:

@@ -5,9 +5,10 @@ WarcCaptureExtension, with an article's text records for each, then closes it (i
 included), and prints the CPU time of the calling thread (the reactor's part) and of the
 writer thread. `--inline` measures the same records written the way the extension wrote them
 before: warcio at gzip level 9 in the calling thread, and the CDXJ index read back from the
-WARCs at close.
+WARCs at close. `--compare` prints, side by side, the CPU time and size of zlib and zlib-ng
+gzip members at the WARC writer's level against zlib's level 6 (issue #23).
 
-    python bench/warc_writing.py [--pages 500] [--inline]
+    python bench/warc_writing.py [--pages 500] [--inline] [--compare]
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import tempfile
 import time
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 from scrapy import Request
 from scrapy.http import HtmlResponse
@@ -105,12 +107,45 @@ def inline(root: Path, feed: list[tuple[str, bytes]]) -> float:
     return time.thread_time() - started
 
 
+def compare(feed: list[tuple[str, bytes]], rounds: int = 3) -> None:
+    """zlib and zlib-ng over each page's HTML, one gzip member a page as the WARC writer makes
+    them, interleaved; median CPU of `rounds`, sizes against zlib's level 6."""
+    import statistics
+    import zlib
+
+    from zlib_ng import zlib_ng
+
+    from pipelines.warc_writer import GZIP_LEVEL
+
+    def member(module: Any, level: int, body: bytes) -> bytes:
+        compressor = module.compressobj(level, module.DEFLATED, module.MAX_WBITS | 16)
+        return compressor.compress(body) + compressor.flush()
+
+    cases = [("zlib", zlib, 6), ("zlib", zlib, 9), ("zlib-ng", zlib_ng, GZIP_LEVEL)]
+    times: dict[int, list[float]] = {i: [] for i in range(len(cases))}
+    sizes: dict[int, int] = {}
+    for _round in range(rounds):
+        for i, (_name, module, level) in enumerate(cases):
+            started = time.process_time()
+            sizes[i] = sum(len(member(module, level, body)) for _, body in feed)
+            times[i].append((time.process_time() - started) / len(feed) * 1000)
+    for i, (name, _module, level) in enumerate(cases):
+        print(f"{name:8} level {level}: {statistics.median(times[i]):.2f} ms/page, "
+              f"size {sizes[i] / sizes[0]:.3f}x zlib level 6")  # fmt: skip
+    sample = member(zlib_ng, GZIP_LEVEL, feed[0][1])
+    assert gzip.decompress(sample) == feed[0][1], "zlib-ng's member is not plain gzip"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, default=500)
     parser.add_argument("--inline", action="store_true", help="the old way, for comparison")
+    parser.add_argument("--compare", action="store_true", help="zlib vs zlib-ng: CPU and size")
     args = parser.parse_args()
     feed = pages(args.pages)
+    if args.compare:
+        compare(feed)
+        return
     mean_kb = sum(len(b) for _, b in feed) / len(feed) / 1024
     with tempfile.TemporaryDirectory() as tmp:
         if args.inline:

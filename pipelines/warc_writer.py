@@ -3,7 +3,7 @@
 The reactor builds each record from the response (headers, record ids, the payload digest that
 deduplication needs at once) and hands it to one thread per WARC series through a bounded queue:
 the records land in the order they were handed over, memory stays flat (a full queue makes the
-reactor wait), and zlib and hashlib release the GIL, so compression runs on another core.
+reactor wait), and zlib-ng and hashlib release the GIL, so compression runs on another core.
 
 Where a record landed (file and offset) is known once the thread has written it (`Placement`);
 `CapturePointer` waits for it when read. What the reactor must hear of (records written, a
@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import zlib
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import Any, BinaryIO
 
 from warcio.recordloader import ArcWarcRecord
 from warcio.warcwriter import WARCWriter
+from zlib_ng import zlib_ng
 
 from pipelines.index import RunIndexLines
 from pipelines.payloads import Original
@@ -34,7 +34,9 @@ logger = logging.getLogger(__name__)
 
 # zlib's default level. warcio's writer uses 9; on the 169 newsbench pages (329 KB of HTML on
 # average) level 9 took 10.1 ms of CPU a page and level 6 5.8 ms, for files 0.8% larger (level
-# 1: 1.9 ms, 20% larger): zlib over each page's HTML, one core, 2026-12.
+# 1: 1.9 ms, 20% larger): zlib over each page's HTML, one core, 2026-12. zlib-ng writes the
+# same gzip format at level 6 in about half of zlib's time (3.3 vs 6.4 ms a page side by side,
+# files 0.7% larger than zlib's level 6; bench/warc_writing.py --compare), 2026-12 (#23).
 GZIP_LEVEL = 6
 # Jobs (one capture, or one article's text records) waiting for the thread at most: ~32 pages
 # of memory; past it the reactor waits for the disk.
@@ -116,7 +118,8 @@ class GzipMember:
 
     def __init__(self, out: BinaryIO, level: int) -> None:
         self.out = out
-        self.compressor = zlib.compressobj(level, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+        # zlib's format (gzip member: wbits | 16), written by zlib-ng: ~2x faster than zlib
+        self.compressor = zlib_ng.compressobj(level, zlib_ng.DEFLATED, zlib_ng.MAX_WBITS | 16)
 
     def write(self, data: bytes) -> None:
         self.out.write(self.compressor.compress(data))

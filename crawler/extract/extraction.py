@@ -34,13 +34,18 @@ from crawler.extract import metadata, titles
 from crawler.extract.boilerplate import clean_text, prune_chrome, shows_date
 from crawler.extract.embedded import contains, declared_body, embedded_text
 from crawler.extract.pagetype import classify, page_signals, text_size
+from crawler.extract.parsing import load_html
 from crawler.extract.teasers import MIN_LINK_CHARS, link_texts
 from crawler.extract.trafilatura_metadata import TrafilaturaMetadata
 from crawler.items import Article
 
 DEFAULT_MIN_CHARS = 400
 # trafilatura's fast mode skips its fallback extractors (readability, jusText). Measured on
-# ../shared/newsbench (bench/extraction_quality.py): full mode body F1 +0.011 for ~10 ms a page.
+# ../shared/newsbench (bench/extraction_quality.py): full mode body F1 +0.011 for ~7 ms a page.
+# Fast mode first, full mode only for a doubtful text (short against the page's visible text,
+# one huge block, mostly links, not the JSON-LD articleBody) was tried (#23): ~1 page in 6 was
+# doubtful, and running both on those cost more than fast mode saved on the rest (50.4 vs
+# 47.6 ms a page side by side), while body F1 dropped on 2 of 5 site folds (ZDF, Focus).
 FAST = False
 # Navigation read as text: many lines, nearly all of them a few words long.
 NAV_MIN_LINES = 8
@@ -90,7 +95,7 @@ def extract(
 def parse_html(html: str | bytes) -> HtmlElement | str:
     """The page's lxml tree, or why it has none (a reason, never an exception)."""
     try:
-        tree = trafilatura.load_html(html)
+        tree = load_html(html)
     except (ParserError, ValueError, TypeError) as exc:
         return f"unparsable: {exc}"
     return "unparsable" if tree is None else tree
