@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from crawler.extract import extraction
 from tests.test_hostile import HostileSite, crawl, home, html, site  # noqa: F401 -- fixture
 
 
@@ -55,3 +58,17 @@ def test_a_teaser_list_is_not_stored_as_an_article(site: HostileSite, tmp_path: 
     assert site.count("/archive/all-stories-of-the-year/") == 1
     assert "/archive/all-stories-of-the-year/" not in done.stored()
     assert done.stored() == {"/news/good-story/"}
+
+
+def test_a_huge_link_list_is_decided_before_any_extraction(monkeypatch: pytest.MonkeyPatch) -> None:
+    """trafilatura's fallbacks took ~27 s CPU on the 20,000-link page: such a page is a link
+    list before trafilatura runs; a long real article with many links is not."""
+
+    def no_trafilatura(*args: object, **kwargs: object) -> str:
+        raise AssertionError("trafilatura ran on a huge link list")
+
+    monkeypatch.setattr(extraction, "trafilatura_text", no_trafilatura)
+    result = extraction.extract(link_list(3_000), "http://127.0.0.1:1/all/")
+    assert result.article is None and result.not_article == "link_list"
+    prose = "<p>" + " ".join(["The harbour board met on Tuesday evening."] * 2000) + "</p>"
+    assert not extraction.is_huge_link_list(extraction.parse_html(link_list(3_000) + prose))
