@@ -30,11 +30,11 @@ $(UV): requirements/uv.txt | $(VENV)/bin/python
 # locked setuptools (--no-build-isolation) so the build is as pinned as the run.
 define install_project
 	$(UV_INSTALL) $(1)/bin/python --no-deps --no-build-isolation -e .
-	$(1)/bin/python -m crawler.warcio_hook --install  # warcio's own CLI decodes Brotli (#13)
+	$(1)/bin/python -m crawler.net.warcio_hook --install  # warcio's own CLI decodes Brotli (#13)
 endef
 
 # Stamp files: reinstall only when a lock file changes.
-$(VENV)/.installed: requirements/runtime.txt $(UV)
+$(VENV)/.installed: requirements/runtime.txt $(UV) crawler/net/warcio_hook.py
 	$(UV_INSTALL) $(PY) --require-hashes -r requirements/runtime.txt
 	$(call install_project,$(VENV))
 	touch $@
@@ -103,7 +103,7 @@ test-latest: $(UV) $(PYWB_VENV)/.installed $(CHROMIUM)
 	rm -rf $(LATEST_VENV)
 	$(PYTHON) -m venv $(LATEST_VENV)
 	$(UV_INSTALL) $(LATEST_VENV)/bin/python --upgrade --refresh -e '.[test]'
-	$(LATEST_VENV)/bin/python -m crawler.warcio_hook --install
+	$(LATEST_VENV)/bin/python -m crawler.net.warcio_hook --install
 	$(UV) pip freeze --python $(LATEST_VENV)/bin/python > $(LATEST_VENV)/versions.txt
 	$(LATEST_VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) -p no:cacheprovider \
 		--deselect tests/test_lock.py::test_installed_versions_are_the_locked_ones

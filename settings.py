@@ -1,7 +1,7 @@
 """Project settings: every knob, one commented line each (model: scrapy/settings/default_settings.py).
 
 Override any of them per run with ``-s NAME=VALUE``. Every limit and count has a range, checked at
-start-up (crawler/startup.py LIMITS): a negative limit or count stops the run with exit 2.
+start-up (crawler/control/startup.py LIMITS): a negative limit or count stops the run with exit 2.
 """
 
 BOT_NAME = "newsarchiver"  # name used in logs and the default user agent
@@ -12,7 +12,7 @@ COMMANDS_MODULE = "crawler.commands"  # adds `scrapy extract` and `scrapy corpus
 # --- Politeness -------------------------------------------------------------------------------
 USER_AGENT = "newsarchiver/0.1 (+https://example.org/newsarchiver; crawler contact page)"  # who we are; replace the URL with your contact page
 DEFAULT_REQUEST_HEADERS = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "Accept-Language": "en", "Accept-Encoding": "gzip, deflate"}  # Scrapy's Accept headers; only codings every archive tool reads (Scrapy adds br, zstd: warcio crashes on br with Google's brotli, pywb cannot rewrite zstd); br/zstd sent unasked are still decoded
-DOWNLOAD_HANDLERS = {"http": "crawler.rawcapture.RawHeadHTTP11DownloadHandler", "https": "crawler.rawcapture.RawHeadHTTP11DownloadHandler"}  # Scrapy's HTTP/1.1 handler, keeping each response's status line and header lines as received, for the WARC
+DOWNLOAD_HANDLERS = {"http": "crawler.net.rawcapture.RawHeadHTTP11DownloadHandler", "https": "crawler.net.rawcapture.RawHeadHTTP11DownloadHandler"}  # Scrapy's HTTP/1.1 handler, keeping each response's status line and header lines as received, for the WARC
 ROBOTSTXT_OBEY = True  # fetch and honour robots.txt before any page of a site
 AUTOTHROTTLE_ENABLED = True  # adapt the per-site delay to the server's response times
 AUTOTHROTTLE_START_DELAY = 1.0  # seconds between requests to a site before latency is known
@@ -30,18 +30,18 @@ COOKIES_ENABLED = False  # news pages do not need cookies, and we never archive 
 TELNETCONSOLE_ENABLED = False  # no listening telnet port on crawl machines
 REMOTE_CONTROL_ENABLED = False  # no code-execution HTTP endpoint on crawl machines (Scrapy 2.19 default: on)
 
-# --- Refused requests (crawler/middlewares.py: SSRF guard) ------------------------------------
+# --- Refused requests (crawler/net/middlewares.py: SSRF guard) ------------------------------------
 NEWS_ALLOWED_NETWORKS = []  # CIDRs the crawler may fetch although not public, e.g. 10.1.0.0/16,127.0.0.0/8 (default: public addresses only)
 NEWS_MAX_URL_LENGTH = 2048  # any request (links, redirects, robots.txt, seeds) with a longer URL is refused: news/refused/url_too_long (0 = no limit)
 URLLENGTH_LIMIT = 0  # Scrapy's spider-output-only length filter off: NEWS_MAX_URL_LENGTH covers every request, redirects too
 DOWNLOADER_MIDDLEWARES = {
-    "crawler.middlewares.SSRFGuardMiddleware": 40,  # before offsite (50) and robots.txt (100): refused hosts get no request at all
+    "crawler.net.middlewares.SSRFGuardMiddleware": 40,  # before offsite (50) and robots.txt (100): refused hosts get no request at all
 }
 
 # --- What the `news` spider follows -----------------------------------------------------------
 DEPTH_LIMIT = 3  # link hops followed from a seed page (0 = unlimited)
 DEPTH_PRIORITY = 1  # breadth-first: section pages before deep archives
-ADDONS = {"crawler.startup.StartupCheckAddon": -100, "crawler.scheduler.SchedulerAddon": 0}  # first the start-up check (a mistyped setting or unreadable size stops the run); then the scheduler: with REDIS_URL set scrapy-redis's shared queue and dupefilter, else Scrapy's with its queue on disk in .state/ (memory stays flat however long the frontier)
+ADDONS = {"crawler.control.startup.StartupCheckAddon": -100, "crawler.frontier.scheduler.SchedulerAddon": 0}  # first the start-up check (a mistyped setting or unreadable size stops the run); then the scheduler: with REDIS_URL set scrapy-redis's shared queue and dupefilter, else Scrapy's with its queue on disk in .state/ (memory stays flat however long the frontier)
 SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"  # breadth-first on disk: the local queue in .state/, and with JOBDIR
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"  # breadth-first in memory
 NEWS_MIN_ARTICLE_CHARS = 400  # an extracted text shorter than this is not an article
@@ -66,14 +66,14 @@ ITEM_PIPELINES = {
     "pipelines.text.TextShardPipeline": 500,  # clean-text JSON Lines shards
 }
 EXTENSIONS = {
-    "crawler.extensions.CrawlLockExtension": 10,  # one run at a time per archive and spider
-    "crawler.jobdir.JobdirCrashGuard": 20,  # JOBDIR left by a killed run: drop its stale queue, not articles
-    "crawler.extensions.InterruptExtension": 30,  # SIGTERM/SIGINT: note which and when, so the run ends `interrupted` (exit 6), not `ok`
+    "crawler.control.extensions.CrawlLockExtension": 10,  # one run at a time per archive and spider
+    "crawler.frontier.jobdir.JobdirCrashGuard": 20,  # JOBDIR left by a killed run: drop its stale queue, not articles
+    "crawler.control.extensions.InterruptExtension": 30,  # SIGTERM/SIGINT: note which and when, so the run ends `interrupted` (exit 6), not `ok`
     "pipelines.repair.OrphanRepairExtension": 50,  # close .open files a killed run left behind
     "pipelines.warc.WarcCaptureExtension": 100,  # every response as received -> WARC
-    "crawler.extensions.CrawlDelayExtension": 500,  # robots.txt Crawl-delay, after AutoThrottle
+    "crawler.control.extensions.CrawlDelayExtension": 500,  # robots.txt Crawl-delay, after AutoThrottle
     "pipelines.manifest.RunManifestExtension": 900,  # manifest.json, last (after the writers)
-    "crawler.progress.CrawlProgress": 950,  # live progress line on a terminal (NEWS_PROGRESS)
+    "crawler.control.progress.CrawlProgress": 950,  # live progress line on a terminal (NEWS_PROGRESS)
 }
 
 # --- S3 archives (ARCHIVE_URI = s3://bucket/prefix); credentials come from boto3's chain only

@@ -105,7 +105,7 @@ def run_mode(
     from scrapy.crawler import CrawlerProcess
     from scrapy.utils.project import get_project_settings
 
-    from crawler.discovery import sitemap_entries
+    from crawler.discovery.documents import sitemap_entries
 
     if mode == "plain":
         return plain_trafilatura(base, pages, synthetic, pages_dir)

@@ -221,8 +221,8 @@ def do_wacz(options: Namespace, settings: Any) -> int:
 
 def do_push(options: Namespace, settings: Any) -> int:
     from pipelines.repair import finish_spooled_runs
-    from pipelines.s3 import S3ArchiveStore
     from pipelines.storage import get_store
+    from pipelines.storage.s3 import S3ArchiveStore
 
     store = get_store(setting(settings, "ARCHIVE_URI", DEFAULT_ARCHIVE_URI), settings)
     if not isinstance(store, S3ArchiveStore):

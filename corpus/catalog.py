@@ -20,18 +20,10 @@ from typing import Any
 
 from corpus.source import ArchiveSource
 
-MANIFEST_NAME = "manifest.json"
-FIRST_TEXT_FOLDER = "text"  # text version 1: what the crawl wrote (`corpus reextract` adds more)
-
-
-def current_text_folder(manifest: dict[str, Any] | None) -> str:
-    """The folder of a run's current text version: `text` until `corpus reextract` ran."""
-    manifest = manifest or {}
-    current = manifest.get("text_version")
-    for entry in manifest.get("text_versions") or []:
-        if entry.get("version") == current and entry.get("folder"):
-            return str(entry["folder"])
-    return FIRST_TEXT_FOLDER
+# a run's layout, as the crawl writes it
+from pipelines.run import FIRST_TEXT_FOLDER as FIRST_TEXT_FOLDER
+from pipelines.run import MANIFEST_NAME as MANIFEST_NAME
+from pipelines.run import current_text_folder as current_text_folder
 
 
 @dataclass

@@ -39,7 +39,7 @@ from pipelines.storage import FSArchiveStore
 from pipelines.text import encode_record, read_shard
 
 with contextlib.suppress(ImportError):  # warcio's br decoding fixed for Google's brotli (#13)
-    import crawler.encodings  # noqa: F401
+    import crawler.net.encodings  # noqa: F401
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def source_commit() -> dict[str, Any]:
     """The git commit of the code doing the extraction, and whether the checkout differs from
     it (then the commit alone does not say which extractor ran). Any change counts, untracked
     files too: the text also depends on code outside crawler/extract (WARC decoding in
-    corpus.warc_pages, crawler.encodings, the record encoder), and a new module is untracked."""
+    corpus.warc_pages, crawler.net.encodings, the record encoder), and a new module is untracked."""
     root = Path(__file__).resolve().parents[1]  # the checkout: corpus/ and crawler/ side by side
 
     def git(*args: str) -> str | None:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from corpus.catalog import current_text_folder
 from pipelines.index import CDXJ_NAME, cdxj_entries, write_cdxj
-from pipelines.s3 import MANIFEST_NAME
+from pipelines.storage.s3 import MANIFEST_NAME
 from pipelines.text import read_text_records
 
 SAMPLE_ARTICLES = 25  # articles listed by title, in archive order

@@ -21,8 +21,8 @@ from botocore.exceptions import (
 )
 from w3lib.url import file_uri_to_path
 
-from pipelines.s3 import s3_client
-from pipelines.storage import check_key, local_path_under
+from crawler.storage_base import check_key, local_path_under
+from pipelines.storage.s3 import s3_client
 
 
 class CorpusError(Exception):

@@ -5,7 +5,8 @@ record whose original can be found), the Scrapy response the spider's `parse` wa
 payload decoded from its Content-Encoding (gzip, deflate, br, as Scrapy's
 HttpCompressionMiddleware would), the response class chosen by Scrapy's `responsetypes`, so the
 charset comes from the Content-Type header or the page, exactly as `TextResponse.text` reads it.
-Only 2xx responses that `crawler.discovery.sniff` calls HTML are pages; the rest are skipped.
+Only 2xx responses that `crawler.discovery.documents.sniff` calls HTML are pages; the rest are
+skipped.
 `scrapy extract FILE.warc.gz` prints what the extractor makes of them, and `scrapy corpus
 reextract` (corpus.reextract) writes them as a new text version of a run.
 """
@@ -31,13 +32,13 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import BufferedReader
 from warcio.exceptions import ArchiveLoadFailed
 
-from crawler.discovery import DocKind, sniff
+from crawler.discovery.documents import DocKind, sniff
 from crawler.extract.extraction import Extraction, extract
 from crawler.items import Article
 from pipelines.index import CDXJ_NAME, cdxj_entries
 
 with contextlib.suppress(ImportError):  # warcio's br decoding fixed for Google's brotli (#13)
-    import crawler.encodings  # noqa: F401
+    import crawler.net.encodings  # noqa: F401
 
 logger = logging.getLogger(__name__)
 

@@ -31,8 +31,7 @@ from warcio.archiveiterator import ArchiveIterator
 from pipelines.index import write_run_index
 from pipelines.manifest import ContentSummary, manifest_head, write_manifest
 from pipelines.rotating import OPEN_SUFFIX
-from pipelines.run import Run
-from pipelines.s3 import MANIFEST_NAME
+from pipelines.run import MANIFEST_NAME, Run
 from pipelines.storage import ArchiveStore
 from pipelines.text import read_shard
 

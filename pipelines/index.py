@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from warcio.archiveiterator import ArchiveIterator
 from warcio.recordloader import ArcWarcRecord, ArcWarcRecordLoader
 
-import crawler.encodings  # noqa: F401  warcio reads br records with Google's brotli (#13)
+import crawler.net.encodings  # noqa: F401  warcio reads br records with Google's brotli (#13)
 
 with warnings.catch_warnings():  # cdxj-indexer's py3amf still imports pkg_resources
     warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
@@ -218,7 +218,7 @@ def pages_jsonl(
 def write_run_wacz(run_dir: Path) -> Path:
     """`<run_dir>/<run_id>.wacz` from the run's finished WARCs and text records, with copies of
     the original responses its revisit records refer to in earlier runs: a WACZ replays alone."""
-    from corpus.catalog import MANIFEST_NAME, current_text_folder
+    from pipelines.run import MANIFEST_NAME, current_text_folder
     from pipelines.text import read_text_records
 
     warcs = sorted((run_dir / "warc").glob("*.warc.gz"))

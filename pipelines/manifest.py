@@ -25,12 +25,11 @@ from urllib.parse import urlsplit
 from scrapy import signals
 from scrapy.crawler import Crawler
 
-from crawler.distributed import redis_enabled, worker_id
+from crawler.frontier.distributed import redis_enabled, worker_id
 from crawler.items import Article
+from crawler.storage_base import STORAGE_ERRORS, storage_failed
 from pipelines.outcome import INCOMPLETE, STORAGE_FAILED, decide_outcome, storage_failure
-from pipelines.run import Run, run_for
-from pipelines.s3 import MANIFEST_NAME
-from pipelines.storage import STORAGE_ERRORS, storage_failed
+from pipelines.run import MANIFEST_NAME, Run, run_for
 
 logger = logging.getLogger(__name__)
 

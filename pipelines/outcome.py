@@ -5,7 +5,7 @@ files left in the S3 spool) to `(exit_code, status, why)`. RunManifestExtension 
 result into the manifest and the stats (`news/exit_*`); `scrapy crawl` exits with it.
 
 An interrupted run (SIGTERM from `systemctl stop` or Scrapyd's cancel, Ctrl-C) closes with
-Scrapy's reason `shutdown` after its in-flight pages; crawler.extensions.InterruptExtension
+Scrapy's reason `shutdown` after its in-flight pages; crawler.control.extensions.InterruptExtension
 records which signal came, and after how many pages. It is not `ok`: cron and systemd must not
 read a run that fetched a third of its pages as a finished one.
 """
@@ -16,13 +16,13 @@ from collections import Counter
 from collections.abc import Collection, Mapping
 from typing import Any, NamedTuple
 
-# Set by crawler.extensions.InterruptExtension (the signal, and the pages fetched then), and
+# Set by crawler.control.extensions.InterruptExtension (the signal, and the pages fetched then), and
 # Scrapy's close reason after the first SIGINT/SIGTERM.
-from crawler.extensions import INTERRUPTED_AFTER_STAT, INTERRUPTED_BY_STAT, SHUTDOWN_REASON
+from crawler.control.extensions import INTERRUPTED_AFTER_STAT, INTERRUPTED_BY_STAT, SHUTDOWN_REASON
 
 # The writers' signals of a failed write: a one-line stat and their close reason.
-from pipelines.storage import STORAGE_ERROR_STAT
-from pipelines.storage import STORAGE_FAILED as STORAGE_FAILED_REASON
+from crawler.storage_base import STORAGE_ERROR_STAT
+from crawler.storage_base import STORAGE_FAILED as STORAGE_FAILED_REASON
 
 OK, BAD_INPUT, NOTHING_FETCHED, STORAGE_FAILED, SPOOLED, INTERRUPTED = 0, 2, 3, 4, 5, 6
 # Outcomes of a run that did not do all it was asked to: its manifest says `"complete": false`.

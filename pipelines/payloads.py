@@ -16,34 +16,21 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from scrapy.crawler import Crawler
-from warcio.archiveiterator import ArchiveIterator
 
-from crawler.distributed import redis_enabled
-from pipelines.index import CDXJ_NAME, cdxj_entries
-from pipelines.storage import storage_error_text
+from crawler.frontier.distributed import redis_enabled
+from crawler.storage_base import storage_error_text
+from pipelines.index import CDXJ_NAME
+from pipelines.payload_originals import Original, run_originals
 
 logger = logging.getLogger(__name__)
 
 COLUMNS = "digest TEXT PRIMARY KEY, uri TEXT NOT NULL, date TEXT NOT NULL, record_id TEXT," \
     " run_id TEXT, filename TEXT, offset INTEGER"  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Original:
-    """Where a payload was first archived: what a revisit record refers to."""
-
-    uri: str
-    date: str  # WARC-Date of the original capture
-    record_id: str | None  # its WARC-Record-ID, when known
-    run_id: str | None = None  # where it is: the run, its WARC file and the record's offset
-    filename: str | None = None
-    offset: int | None = None
 
 
 class PayloadIndex:
@@ -158,47 +145,6 @@ def open_payload_index(crawler: Crawler, run_id: str, path: Callable[[], Path]) 
     return PayloadIndex(path())
 
 
-def run_originals(
-    run_dir: Path, known: Callable[[str], bool]
-) -> Iterator[tuple[str, Original]]:
-    """The first capture of each payload of a run's 200 responses (not its revisits, whose
-    original may be in a run since deleted) that `known` does not hold yet, read from its
-    indexes/index.cdxj and the WARC headers it points at."""
-    index = run_dir / "indexes" / CDXJ_NAME
-    if not index.is_file():
-        return
-    wanted: dict[tuple[str, int], str] = {}
-    for _key, _ts, fields in cdxj_entries(index):
-        digest = fields.get("digest")
-        if fields.get("mime") == "warc/revisit":
-            continue  # not an original: a revisit must never refer to a revisit
-        if fields.get("status") == "200" and digest and not known(digest):
-            wanted[(fields["filename"], int(fields["offset"]))] = digest
-    given: set[str] = set()
-    for (filename, offset), digest in sorted(wanted.items()):
-        original = read_original(run_dir / "warc" / filename, offset)
-        if original is not None and digest not in given:
-            given.add(digest)
-            yield digest, replace(original, run_id=run_dir.name, filename=filename, offset=offset)
-
-
 def _row(digest: str, original: Original) -> tuple[object, ...]:
     return (digest, original.uri, original.date, original.record_id, original.run_id,
             original.filename, original.offset)  # fmt: skip
-
-
-def read_original(warc: Path, offset: int) -> Original | None:
-    """URI, date and record id of the record at `offset` (its headers only)."""
-    try:
-        with warc.open("rb") as handle:
-            handle.seek(offset)
-            record = next(iter(ArchiveIterator(handle)))
-    except (OSError, StopIteration) as exc:
-        logger.warning("cannot read %s at %d for deduplication: %s", warc, offset, exc)
-        return None
-    headers = record.rec_headers
-    return Original(
-        headers.get_header("WARC-Target-URI"),
-        headers.get_header("WARC-Date"),
-        headers.get_header("WARC-Record-ID"),
-    )

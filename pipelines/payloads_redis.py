@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING
 
 from scrapy.settings import BaseSettings
 
-from crawler.distributed import redis_client, seen_key
+from crawler.frontier.distributed import redis_client, seen_key
 from pipelines.index import CDXJ_NAME
-from pipelines.payloads import Original, run_originals
+from pipelines.payload_originals import Original, run_originals
 
 if TYPE_CHECKING:
     from redis import Redis

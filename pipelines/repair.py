@@ -22,83 +22,24 @@ the manifest last. `scrapy corpus push` finishes the killed runs the spool holds
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
-import os
-import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from scrapy import signals
 from scrapy.crawler import Crawler
 
-from crawler.distributed import redis_enabled
-from crawler.seen import Seen, SeenStore, open_seen_store, text_digest
+from crawler.frontier.distributed import redis_enabled
+from crawler.frontier.seen import Seen, SeenStore, open_seen_store, text_digest
+from crawler.storage_base import storage_broken, storage_error_text, storage_failed
 from pipelines.finish import SpoolOnly, finish_killed_run
-from pipelines.rotating import OPEN_SUFFIX
-from pipelines.run import run_for
-from pipelines.s3 import MANIFEST_NAME, UPLOAD_ERRORS, S3ArchiveStore, lock_file
-from pipelines.storage import ArchiveStore, storage_broken, storage_error_text, storage_failed
+from pipelines.rotating import OPEN_SUFFIX, Repaired, repair_open_file
+from pipelines.run import MANIFEST_NAME, run_for
+from pipelines.storage import ArchiveStore
+from pipelines.storage.s3 import UPLOAD_ERRORS, S3ArchiveStore, lock_file
 from pipelines.text import read_shard
 
 logger = logging.getLogger(__name__)
-
-CHUNK = 1 << 20
-GZIP_WBITS = zlib.MAX_WBITS | 16
-
-
-def complete_members_length(path: Path) -> int:
-    """Length of the longest prefix of `path` made only of complete gzip members."""
-    good_end = position = 0
-    decompressor = zlib.decompressobj(GZIP_WBITS)
-    with path.open("rb") as handle:
-        data = handle.read(CHUNK)
-        while data:
-            try:
-                decompressor.decompress(data)
-            except zlib.error:
-                break  # a torn or garbage member: everything before it is good
-            if decompressor.eof:
-                unused = decompressor.unused_data
-                position += len(data) - len(unused)
-                good_end = position
-                decompressor = zlib.decompressobj(GZIP_WBITS)
-                data = unused or handle.read(CHUNK)
-            else:
-                position += len(data)
-                data = handle.read(CHUNK)
-    return good_end
-
-
-@dataclass
-class Repaired:
-    path: Path  # the closed file (None-like when an empty file was removed)
-    kept_bytes: int
-    dropped_bytes: int
-
-
-def repair_open_file(open_path: Path) -> Repaired | None:
-    """Truncate and rename one orphaned `.open` file; None when a live process holds it."""
-    with open_path.open("r+b") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return None  # still being written by a running crawl
-        size = os.fstat(handle.fileno()).st_size
-        keep = complete_members_length(open_path)
-        handle.truncate(keep)
-        handle.flush()
-        os.fsync(handle.fileno())
-    final = open_path.with_name(open_path.name.removesuffix(OPEN_SUFFIX))
-    if keep == 0:
-        open_path.unlink()  # not one complete record: nothing to keep
-        return Repaired(final, 0, size)
-    if final.exists():  # never overwrite a finished file
-        final = final.with_name(f"repaired-{final.name}")
-    open_path.rename(final)
-    return Repaired(final, keep, size - keep)
-
 
 def repair_orphans(root: Path) -> list[Repaired]:
     """Repair every orphaned `.open` file below `root` (an archive or spool folder)."""
@@ -124,7 +65,7 @@ def repair_orphans(root: Path) -> list[Repaired]:
 def mark_run_seen(seen: Seen, run_dir: Path) -> int:
     """Mark seen every article in a run's text shards that is not marked yet, with its text's
     digest (as the spider marks it); how many were not."""
-    from crawler.discovery import canonical
+    from crawler.discovery.documents import canonical
 
     marked = 0
     for shard in sorted((run_dir / "text").glob("*.jsonl.gz")):

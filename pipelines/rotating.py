@@ -12,6 +12,7 @@ import fcntl
 import logging
 import os
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,8 +138,6 @@ class RotatingFile:
         renamed as `close()` does (crash repair's cut, which checks every gzip member), so what
         it holds is kept and readable, and the torn bytes are freed at once. A file that cannot
         be cut (the disk refuses even that) stays `.open`, for the next run's crash repair."""
-        from pipelines.repair import repair_open_file  # repair imports this module
-
         handle, open_path, key = self._handle, self.open_path, self.key
         self._handle = self._path = None
         if open_path is None or key is None:
@@ -159,3 +158,61 @@ class RotatingFile:
         logger.warning("closed %s at its last whole record: kept %d bytes, dropped %d",
                        repaired.path, repaired.kept_bytes, size - repaired.kept_bytes)  # fmt: skip
         return self._finished(key, repaired.path)
+
+
+# --- crash repair of one file: cut back to its last whole gzip member (pipelines.repair) ---
+
+CHUNK = 1 << 20
+GZIP_WBITS = zlib.MAX_WBITS | 16
+
+
+def complete_members_length(path: Path) -> int:
+    """Length of the longest prefix of `path` made only of complete gzip members."""
+    good_end = position = 0
+    decompressor = zlib.decompressobj(GZIP_WBITS)
+    with path.open("rb") as handle:
+        data = handle.read(CHUNK)
+        while data:
+            try:
+                decompressor.decompress(data)
+            except zlib.error:
+                break  # a torn or garbage member: everything before it is good
+            if decompressor.eof:
+                unused = decompressor.unused_data
+                position += len(data) - len(unused)
+                good_end = position
+                decompressor = zlib.decompressobj(GZIP_WBITS)
+                data = unused or handle.read(CHUNK)
+            else:
+                position += len(data)
+                data = handle.read(CHUNK)
+    return good_end
+
+
+@dataclass
+class Repaired:
+    path: Path  # the closed file (None-like when an empty file was removed)
+    kept_bytes: int
+    dropped_bytes: int
+
+
+def repair_open_file(open_path: Path) -> Repaired | None:
+    """Truncate and rename one orphaned `.open` file; None when a live process holds it."""
+    with open_path.open("r+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None  # still being written by a running crawl
+        size = os.fstat(handle.fileno()).st_size
+        keep = complete_members_length(open_path)
+        handle.truncate(keep)
+        handle.flush()
+        os.fsync(handle.fileno())
+    final = open_path.with_name(open_path.name.removesuffix(OPEN_SUFFIX))
+    if keep == 0:
+        open_path.unlink()  # not one complete record: nothing to keep
+        return Repaired(final, 0, size)
+    if final.exists():  # never overwrite a finished file
+        final = final.with_name(f"repaired-{final.name}")
+    open_path.rename(final)
+    return Repaired(final, keep, size - keep)

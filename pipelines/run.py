@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +11,8 @@ from weakref import WeakKeyDictionary
 
 from scrapy.crawler import Crawler
 
-from pipelines.storage import ArchiveStore, get_store, safe_segment
+from crawler.storage_base import run_id_for, safe_segment
+from pipelines.storage import ArchiveStore, get_store
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
@@ -20,6 +20,19 @@ if TYPE_CHECKING:
     from crawler.items import Article
 
 _RUNS: WeakKeyDictionary[Crawler, Run] = WeakKeyDictionary()
+
+MANIFEST_NAME = "manifest.json"
+FIRST_TEXT_FOLDER = "text"  # text version 1: what the crawl wrote (`corpus reextract` adds more)
+
+
+def current_text_folder(manifest: dict[str, Any] | None) -> str:
+    """The folder of a run's current text version: `text` until `corpus reextract` ran."""
+    manifest = manifest or {}
+    current = manifest.get("text_version")
+    for entry in manifest.get("text_versions") or []:
+        if entry.get("version") == current and entry.get("folder"):
+            return str(entry["folder"])
+    return FIRST_TEXT_FOLDER
 
 
 class TextRecordsWriter(Protocol):
@@ -40,12 +53,6 @@ def text_records_writer(crawler: Crawler) -> TextRecordsWriter | None:
     """The crawl's WARC capture, if enabled: the text pipeline has it write an article's
     conversion and metadata records before the text record (pipelines.text)."""
     return _TEXT_RECORDS_WRITERS.get(crawler)
-
-
-def new_run_id(now: datetime | None = None) -> str:
-    """Sorts by start time; the random suffix keeps two runs started in one second apart."""
-    now = now or datetime.now(UTC)
-    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
 def file_sha256(path: Path) -> str:
@@ -90,8 +97,7 @@ def run_for(crawler: Crawler) -> Run:
     if run is None:
         settings = crawler.settings
         spider = crawler.spidercls.name if crawler.spidercls else "crawl"
-        run_id = settings.get("ARCHIVE_RUN_ID") or new_run_id()
         store = get_store(settings["ARCHIVE_URI"], settings)
-        run = Run(safe_segment(spider), safe_segment(run_id), store)
+        run = Run(safe_segment(spider), run_id_for(crawler), store)
         _RUNS[crawler] = run
     return run

@@ -19,11 +19,11 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.utils.defer import maybe_deferred_to_future
 
-from crawler.distributed import file_name_tag
+from crawler.frontier.distributed import file_name_tag
 from crawler.items import Article
+from crawler.storage_base import STORAGE_ERRORS, storage_broken, storage_failed
 from pipelines.rotating import RotatingFile, RotationLimits
 from pipelines.run import run_for, text_records_writer
-from pipelines.storage import STORAGE_ERRORS, storage_broken, storage_failed
 
 logger = logging.getLogger(__name__)
 

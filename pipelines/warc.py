@@ -34,14 +34,15 @@ from warcio.recordbuilder import RecordBuilder
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 
-from crawler.distributed import file_name_tag
+from crawler.frontier.distributed import file_name_tag
 from crawler.items import CAPTURE_META_KEY, Article
-from crawler.rawcapture import RAW_HEAD_META_KEY, RawHead
+from crawler.net.rawcapture import RAW_HEAD_META_KEY, RawHead
+from crawler.storage_base import STORAGE_ERRORS, safe_segment, storage_broken, storage_failed
 from pipelines.index import write_run_index, write_run_wacz
-from pipelines.payloads import Original, open_payload_index
+from pipelines.payload_originals import Original
+from pipelines.payloads import open_payload_index
 from pipelines.rotating import RotatingFile, RotationLimits
 from pipelines.run import register_text_records_writer, run_for
-from pipelines.storage import STORAGE_ERRORS, safe_segment, storage_broken, storage_failed
 from pipelines.warc_writer import (
     CapturePointer,
     Placement,
@@ -66,7 +67,7 @@ def payload_digest(body: bytes) -> str:
 
 def payload_index_path(crawler: Crawler) -> Path:
     """The archive's persistent payload-digest index, beside the seen-store."""
-    from crawler.extensions import state_path
+    from crawler.storage_base import state_path
 
     return state_path(crawler, "-payloads.sqlite")
 
@@ -104,7 +105,7 @@ def request_head(request: Request) -> StatusAndHeaders:
 
 
 def response_head(response: Response, raw: RawHead | None = None) -> StatusAndHeaders:
-    """Status line and headers as received (crawler.rawcapture keeps the raw lines: reason
+    """Status line and headers as received (crawler.net.rawcapture keeps the raw lines: reason
     phrase, case, order, repeats, connection-control headers). Headers that no longer match
     the stored body are kept as `X-Archive-Orig-*` (as warcprox and Browsertrix do):
     Transfer-Encoding (the body is stored de-chunked) and a Content-Length that differs from

@@ -25,10 +25,10 @@ from warcio.recordloader import ArcWarcRecord
 from warcio.warcwriter import WARCWriter
 from zlib_ng import zlib_ng
 
+from crawler.storage_base import storage_error_text
 from pipelines.index import RunIndexLines
 from pipelines.payloads import Original
 from pipelines.rotating import RotatingFile
-from pipelines.storage import storage_error_text
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ PAGES_JSON = PROJECT_ROOT / "crawler" / "demo" / "pages.json"
 # The demo page built from ../shared/seed: a real scraped page with its chrome.
 SEED_PAGE = "/latest/azerbaijans-military-operation-in-nagorno-karabakh/"
 # The demo site is ours and on loopback: no politeness delay needed in tests, and loopback
-# allowed past the SSRF guard (crawler/middlewares.py), which refuses non-public addresses.
+# allowed past the SSRF guard (crawler/net/middlewares.py), which refuses non-public addresses.
 ALLOW_LOOPBACK = "NEWS_ALLOWED_NETWORKS=127.0.0.0/8,::1/128"
 # Extraction in the crawl's own thread: the worker pool's start costs a test crawl of a few
 # pages more CPU than its pages do. The pool itself is crawled through by the tests that do not

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.discovery import url_problem, whole_document
+from crawler.discovery.documents import url_problem, whole_document
 from tests.test_hostile import (
     NOW,
     Crawl,

@@ -219,7 +219,7 @@ def test_second_demo_run_is_incremental_and_nothing_is_a_dead_link(tmp_path: Pat
     for run in runs:
         assert run.returncode == 0, run.stderr[-3000:]
         assert f"demo site: http://127.0.0.1:{port}/" in run.stdout
-        assert "Disabled crawler.jobdir" not in run.stderr  # no JOBDIR is the usual case
+        assert "Disabled crawler.frontier.jobdir" not in run.stderr  # no JOBDIR is the usual case
         assert not [line for line in run.stderr.splitlines() if "] WARNING: " in line]
     first, second = sorted((tmp_path / "archive" / "news").iterdir())
     assert len(text_records(first)) == len(article_paths())

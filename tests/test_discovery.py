@@ -18,9 +18,9 @@ from courlan import is_not_crawlable
 from scrapy.http import HtmlResponse
 from scrapy.linkextractors import LinkExtractor
 
-from crawler import discovery
 from crawler.demo.server import DemoServer
-from crawler.discovery import DateWindow, canonical
+from crawler.discovery import documents as discovery
+from crawler.discovery.documents import DateWindow, canonical
 from crawler.extract.extraction import parse_html
 from tests.conftest import FAST, PROJECT_ROOT, scrapy, text_records
 

@@ -8,8 +8,9 @@ under the archive's run folders fail with ENOSPC once a byte budget is spent, af
 write as a real file system does.
 
 The tmpfs crawl keeps its request queue in memory (Scrapy's own scheduler): the default
-disk-queue frontier (crawler/scheduler.py, in `.state/` on the same disk) does not survive a
-full disk yet: queuelib ignores short writes, and an ENOSPC raised in a push stalls the engine.
+disk-queue frontier (crawler/frontier/scheduler.py, in `.state/` on the same disk) does not
+survive a full disk yet: queuelib ignores short writes, and an ENOSPC raised in a push stalls
+the engine.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.discovery import canonical
+from crawler.discovery.documents import canonical
 from pipelines.text import read_shard
 from tests.conftest import scrapy
 from tests.test_hostile import GUARDED, HostileSite, Page, article, home

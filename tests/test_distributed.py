@@ -29,10 +29,10 @@ from scrapy.utils.test import get_crawler
 from scrapy_redis.dupefilter import RFPDupeFilter
 from warcio.archiveiterator import ArchiveIterator
 
+from crawler.control.extensions import _DELAYS, CrawlDelayExtension, set_crawl_delay
 from crawler.demo.server import DemoServer
-from crawler.distributed import crawl_key, run_lock_key
-from crawler.extensions import _DELAYS, CrawlDelayExtension, set_crawl_delay
-from crawler.seen_redis import RedisSeenStore
+from crawler.frontier.distributed import crawl_key, run_lock_key
+from crawler.frontier.seen_redis import RedisSeenStore
 from crawler.spiders.news import NewsSpider
 from tests.conftest import ALLOW_LOOPBACK, FAST, PROJECT_ROOT, scrapy, text_records
 

@@ -4,7 +4,7 @@ decoded for the extractor, and read by the tools.
 
 warcio 1.8 with Google's `brotli` (the one Scrapy requires) dies on any `Content-Encoding: br`
 record (`'brotli.Decompressor' object has no attribute 'unused_data'`); pywb cannot decode zstd
-and replays its bytes as the page. See crawler/encodings.py.
+and replays its bytes as the page. See crawler/net/encodings.py.
 
 Real components only: a server on 127.0.0.1 that compresses with `brotli` and `zstd`, the
 `scrapy crawl news` CLI, and the tools' own command lines (warcio, cdxj-indexer, wacz, and the
@@ -28,8 +28,8 @@ from backports import zstd
 from warcio.archiveiterator import ArchiveIterator
 from warcio.bufferedreaders import BufferedReader
 
-import crawler.encodings
-from crawler.encodings import WarcioBrotliDecompressor
+import crawler.net.encodings
+from crawler.net.encodings import WarcioBrotliDecompressor
 from pipelines.index import write_run_wacz
 from tests.conftest import PROJECT_ROOT, text_records
 from tests.test_hostile import Crawl, HostileSite, Page, _Handler, article, crawl, home
@@ -139,7 +139,7 @@ def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
 def assert_tools_read(warc: Path, records: list[Record]) -> None:
     """warcio check / index and cdxj-indexer, as command lines, on the run's WARC: the stock
     `.venv/bin/warcio`, which reads br records through the .pth hook `make install` writes
-    (crawler/warcio_hook.py)."""
+    (crawler/net/warcio_hook.py)."""
     checked = run(BIN / "warcio", "check", "-v", warc)
     assert checked.returncode == 0, (checked.stdout[-3000:], checked.stderr[-3000:])
     assert "digest failed" not in checked.stdout
@@ -209,7 +209,7 @@ def test_br_and_zstd_sent_unasked_are_archived_as_sent_and_read(tmp_path: Path) 
         stored = responses[path]
         assert stored.http["content-encoding"] == coding
         assert stored.raw == site.sent[path][1]  # the payload exactly as the server sent it
-    # warcio decodes br (with crawler.encodings loaded, as in our own code); zstd it does not
+    # warcio decodes br (with crawler.net.encodings loaded, as in our own code); zstd it does not
     # know, so it hands the stored bytes on unchanged
     br_page = responses["/news/br-story/"].content
     assert br_page == article(STORIES["/news/br-story/"][1]).encode()
@@ -259,7 +259,7 @@ def test_br_and_zstd_sent_unasked_are_archived_as_sent_and_read(tmp_path: Path) 
 
 
 def test_warcio_gets_a_working_brotli_decompressor() -> None:
-    assert crawler.encodings.install()  # idempotent; True: ours is the one in use
+    assert crawler.net.encodings.install()  # idempotent; True: ours is the one in use
     assert BufferedReader.DECOMPRESSORS["br"] is WarcioBrotliDecompressor
     page = b"".join(article(f"Story {i}").encode() for i in range(200))  # ~1 MB, 16 KiB reads
     compressed = brotli.compress(page, quality=5)
@@ -273,7 +273,7 @@ def test_warcio_gets_a_working_brotli_decompressor() -> None:
 
 
 def test_a_brotli_bomb_is_refused_not_inflated(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(crawler.encodings, "MAX_OUTPUT_PER_BLOCK", 4 * 1024 * 1024)
+    monkeypatch.setattr(crawler.net.encodings, "MAX_OUTPUT_PER_BLOCK", 4 * 1024 * 1024)
     bomb = brotli.compress(b"\0" * (5 * 1024 * 1024), quality=1)
     assert len(bomb) < 4096
     with pytest.raises(brotli.error, match="over"):

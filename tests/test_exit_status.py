@@ -97,7 +97,7 @@ def test_nothing_fetched_names_the_errors() -> None:
         "downloader/exception_type_count/scrapy.exceptions.DownloadConnectionRefusedError": 2,
         "downloader/exception_type_count/twisted.internet.error.TCPTimedOutError": 1,
         "news/refused/private_address": 1,
-        "downloader/exception_type_count/crawler.middlewares.RefusedRequest": 1,  # the same one
+        "downloader/exception_type_count/crawler.net.middlewares.RefusedRequest": 1,  # the same one
     }
     outcome = decide_outcome("finished", stats, ["spooled/but/empty"])  # 3 beats 5
     assert outcome.exit_code == 3 and outcome.status == "nothing_fetched"

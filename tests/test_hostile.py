@@ -35,8 +35,8 @@ from scrapy.exceptions import CannotResolveHostError
 from scrapy.resolver import dnscache
 from scrapy.utils.test import get_crawler
 
-from crawler.discovery import canonical
-from crawler.middlewares import (
+from crawler.discovery.documents import canonical
+from crawler.net.middlewares import (
     RefusedRequest,
     SSRFGuardMiddleware,
     address_problem,
@@ -52,6 +52,9 @@ GUARDED = [
     "-s", "NEWS_ALLOWED_NETWORKS=127.0.0.1/32", "-s", "DOWNLOAD_TIMEOUT=10",
 ]  # fmt: skip
 NOW = datetime.now(UTC)
+# A traceback frame in our code (crawler/net/rawcapture.py is Scrapy's own download handler:
+# Scrapy's download errors pass through it as before).
+OUR_FRAME = r'File "[^"]*/(crawler|pipelines)/(?!net/rawcapture\.py)'
 PARAGRAPH = (
     "The harbour board met on Tuesday to discuss the {topic}, a question that has divided the "
     "town's councillors, fishing families and shop owners for most of the past decade, and "
@@ -224,9 +227,9 @@ def crawl(
     done = Crawl(result, archive / "news" / "hostile")
     log = done.log
     assert result.returncode == 0, log[-3000:]
-    # No exception went through our code, and no callback failed (crawler/rawcapture.py is
+    # No exception went through our code, and no callback failed (crawler/net/rawcapture.py is
     # Scrapy's own download handler: Scrapy's download errors pass through it as before)
-    assert not re.search(r'File "[^"]*/(crawler|pipelines)/(?!rawcapture\.py)', log), log[-5000:]
+    assert not re.search(OUR_FRAME, log), log[-5000:]
     for sign in ("Spider error", "Error processing", "Error caught on signal handler"):
         assert sign not in log, log[-5000:]
     errors = re.findall(r"ERROR: Error downloading <GET ([^>]+)>", log)
@@ -427,7 +430,8 @@ def broken_gzip() -> bytes:
 
 def test_gzip_bodies_without_content_encoding(site: HostileSite, tmp_path: Path) -> None:
     # Served as plain files (no Content-Encoding), HttpCompressionMiddleware leaves them alone
-    # and crawler.discovery inflates them itself: a 60 MiB sitemap bomb (58 kB on the wire),
+    # and crawler.discovery.documents inflates them itself: a 60 MiB sitemap bomb (58 kB on the
+    # wire),
     # a broken deflate stream and a bare gzip header, all non-HTML content types.
     urlset = (
         b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from scrapy.settings import Settings
 
-from crawler import discovery
+from crawler.discovery import documents as discovery
 from crawler.extract.extraction import parse_html
-from crawler.seen import BATCH_SIZE, Seen, SeenStore
-from crawler.seen_redis import RedisSeenStore
+from crawler.frontier.seen import BATCH_SIZE, Seen, SeenStore
+from crawler.frontier.seen_redis import RedisSeenStore
 from tests.test_distributed import RedisServer, redis_server  # noqa: F401 -- the fixture
 from tests.test_hostile import HostileSite, article, crawl, home, html, site  # noqa: F401
 

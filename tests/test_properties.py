@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crawler.discovery import canonical
+from crawler.discovery.documents import canonical
+from crawler.discovery.seeds import check_url
 from crawler.extract.extraction import extract
-from crawler.seeds import check_url
 
 HOSTS = st.from_regex(r"[a-z][a-z0-9-]{0,20}(\.[a-z][a-z0-9-]{0,10}){1,3}", fullmatch=True)
 # path characters a seed may carry: anything but separators, white space and controls

@@ -1,4 +1,4 @@
-"""Status line and headers archived exactly as a real server sent them (crawler/rawcapture.py):
+"""Status line and headers archived exactly as a real server sent them (crawler/net/rawcapture.py):
 reason phrase, header case, order and repeats, and the connection-control headers Twisted takes
 out (kept as X-Archive-Orig-* where the stored body no longer matches them). The server here
 writes raw bytes on a socket: chunked transfer coding, custom reason phrases."""

@@ -20,7 +20,7 @@ from warcio.archiveiterator import ArchiveIterator
 from crawler.demo.server import DemoServer
 from pipelines.finish import finish_killed_run
 from pipelines.index import cdxj_entries
-from pipelines.repair import complete_members_length, repair_open_file
+from pipelines.rotating import complete_members_length, repair_open_file
 from pipelines.run import file_sha256
 from pipelines.storage import FSArchiveStore
 from tests.conftest import ALLOW_LOOPBACK, FAST, PROJECT_ROOT, demo_pages, scrapy, text_records

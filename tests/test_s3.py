@@ -20,7 +20,7 @@ from moto.server import ThreadedMotoServer
 from scrapy.settings import Settings
 
 from crawler.demo.server import DemoServer
-from pipelines.s3 import S3ArchiveStore
+from pipelines.storage.s3 import S3ArchiveStore
 from tests.conftest import ALLOW_LOOPBACK, FAST, PROJECT_ROOT
 
 BUCKET = "news-archive"  # moto rejects some names real S3 takes (e.g. one letter)

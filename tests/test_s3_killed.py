@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.s3 import mark_pushed
+from pipelines.storage.s3 import mark_pushed
 from tests.conftest import FAST, PROJECT_ROOT, scrapy
 from tests.test_disk_full import SMALL_SITE_ARTICLES as ARTICLES
 from tests.test_disk_full import small_news_site  # noqa: F401 (a fixture)

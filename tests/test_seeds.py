@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.seeds import Seed, SeedError, check_url, read_seeds, split_urls
+from crawler.discovery.seeds import Seed, SeedError, check_url, read_seeds, split_urls
 from tests.conftest import PROJECT_ROOT
 
 # Where the user is shown `-a seeds=PATH` examples that should work in a fresh clone.

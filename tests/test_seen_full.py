@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.discovery import canonical
+from crawler.discovery.documents import canonical
 from tests.conftest import scrapy, text_records
 from tests.test_disk_full import SMALL_SITE_ARTICLES as ARTICLES
 from tests.test_disk_full import mount_small_tmpfs, small_news_site  # noqa: F401 (a fixture)

@@ -38,8 +38,9 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from warcio.archiveiterator import ArchiveIterator
 
-from crawler.middlewares import GuardedNameResolver, RefusedRequest, SSRFGuardMiddleware
+from crawler.net.middlewares import GuardedNameResolver, RefusedRequest, SSRFGuardMiddleware
 from tests.conftest import PROJECT_ROOT, text_records
+from tests.test_hostile import OUR_FRAME
 
 HOST = "rebind.test"
 SECRET = "Internal payroll figures, not for the archive"
@@ -175,7 +176,7 @@ def crawl(tmp_path: Path, port: int, first: list[str], later: list[str], allowed
     )  # fmt: skip
     assert result.returncode == status, result.stderr[-3000:]
     # no exception went through our code (Scrapy's download errors pass through rawcapture.py)
-    assert not re.search(r'File "[^"]*/(crawler|pipelines)/(?!rawcapture\.py)', result.stderr), (
+    assert not re.search(OUR_FRAME, result.stderr), (
         result.stderr[-5000:]
     )
     counter = Path(f"{state}.count")

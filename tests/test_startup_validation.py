@@ -1,4 +1,4 @@
-"""Start-up validation (crawler/startup.py): bad arguments and settings stop a run before it
+"""Start-up validation (crawler/control/startup.py): bad arguments and settings stop a run before it
 fetches anything, with one line naming them; sizes and durations are read in human units."""
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ import pytest
 from scrapy.settings import Settings
 
 import settings as project_module
-from crawler.discovery import DateWindow, parse_iso_date
-from crawler.spiders.news import NewsSpider
-from crawler.startup import (
+from crawler.control.startup import (
     DURATION_SETTINGS,
     FREE_NUMBERS,
     LIMITS,
@@ -28,6 +26,8 @@ from crawler.startup import (
     parse_size,
     unknown_settings,
 )
+from crawler.discovery.documents import DateWindow, parse_iso_date
+from crawler.spiders.news import NewsSpider
 from tests.conftest import scrapy
 from tests.test_hostile import HostileSite, Page, article, crawl, home, site  # noqa: F401
 

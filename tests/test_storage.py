@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.storage import FSArchiveStore, check_key, get_store, safe_segment
+from crawler.storage_base import check_key, safe_segment
+from pipelines.storage import FSArchiveStore, get_store
 
 
 @pytest.mark.parametrize(

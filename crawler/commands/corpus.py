@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from scrapy.commands import ScrapyCommand, ScrapyHelpFormatter
 from scrapy.settings import BaseSettings
 
-from crawler.startup import StartupError, check_settings
+from crawler.control.startup import StartupError, check_settings
 
 if TYPE_CHECKING:
     from types import ModuleType

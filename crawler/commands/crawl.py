@@ -28,8 +28,9 @@ from scrapy.exceptions import UsageError
 from scrapy.spiderloader import get_spider_loader
 from twisted.internet.defer import Deferred
 
-from crawler.extensions import INTERRUPTED_BY_STAT, SHUTDOWN_SIGNALS, InterruptExtension
-from crawler.startup import parse_log_level
+from crawler.control.extensions import INTERRUPTED_BY_STAT, SHUTDOWN_SIGNALS, InterruptExtension
+from crawler.control.startup import parse_log_level
+from crawler.storage_base import storage_error_text
 from pipelines.outcome import (
     BAD_INPUT,
     STORAGE_FAILED,
@@ -37,7 +38,6 @@ from pipelines.outcome import (
     decide_outcome,
     interrupted,
 )
-from pipelines.storage import storage_error_text
 
 PROG = "scrapy crawl"
 COULD_NOT_START = 1

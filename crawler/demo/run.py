@@ -17,7 +17,7 @@ from pathlib import Path
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.demo.server import DEMO_PORT, DemoServer, PortInUseError
-from pipelines.run import new_run_id
+from crawler.storage_base import new_run_id
 from pipelines.text import read_text_records
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

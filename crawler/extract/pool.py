@@ -27,7 +27,7 @@ from typing import Any
 
 from scrapy.http import TextResponse
 
-from crawler import discovery
+from crawler.discovery import documents as discovery
 from crawler.extract.extraction import Extraction, extract, extract_tree, parse_html
 
 # pages handed to the pool per worker before the spider waits: 4 kept both cores ~5% busier than

@@ -6,9 +6,9 @@
     scrapy crawl news -a seeds=seeds/ -a refetch=changed   # or: all (default: none)
 
 Seeds may be pages, feeds or sitemaps; each response is sniffed. Each seed site's robots.txt
-is read for `Sitemap:` lines and Crawl-delay (fetched once: crawler.robots), home pages for
-advertised feeds. Articles that an earlier run stored (the seen-store) are not fetched again;
-feeds and sitemaps are fetched with conditional GET, so an unchanged one costs a 304.
+is read for `Sitemap:` lines and Crawl-delay (fetched once: crawler.discovery.robots), home
+pages for advertised feeds. Articles that an earlier run stored (the seen-store) are not fetched
+again; feeds and sitemaps are fetched with conditional GET, so an unchanged one costs a 304.
 """
 
 from __future__ import annotations
@@ -23,15 +23,15 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
 
-from crawler import discovery
-from crawler.discovery import DateWindow, DocKind, canonical
+from crawler.control.startup import ArgumentError, check_arguments, check_settings
+from crawler.discovery import documents as discovery
+from crawler.discovery.documents import DateWindow, DocKind, canonical
+from crawler.discovery.robots import SeedRobots
+from crawler.discovery.seeds import Seed, SeedError, read_seeds, split_urls
 from crawler.extract.extraction import Extraction, utc_now_iso
 from crawler.extract.pool import ExtractionPool, LinkRequest
+from crawler.frontier.seen import article_keys, conditional_headers, open_seen_store, text_digest
 from crawler.items import CAPTURE_FIELDS, CAPTURE_META_KEY, Article
-from crawler.robots import SeedRobots
-from crawler.seeds import Seed, SeedError, read_seeds, split_urls
-from crawler.seen import article_keys, conditional_headers, open_seen_store, text_digest
-from crawler.startup import ArgumentError, check_arguments, check_settings
 
 REFETCH_MODES = ("none", "changed", "all")
 # Responses the spider wants to see although they are not 2xx.

@@ -1,5 +1,5 @@
 """Which addresses the crawler may connect to, and the name resolver that enforces it at
-connect time (crawler.middlewares.SSRFGuardMiddleware installs it; its docstring says how).
+connect time (crawler.net.middlewares.SSRFGuardMiddleware installs it; its docstring says how).
 
 `address_problem` judges one address (loopback, private, link-local, unique-local, multicast,
 reserved, unspecified; IPv4 inside IPv6 by its IPv4 part) against `NEWS_ALLOWED_NETWORKS`;
@@ -31,7 +31,7 @@ from twisted.internet.interfaces import IHostnameResolver, IResolutionReceiver
 from zope.interface import implementer
 
 if TYPE_CHECKING:
-    from crawler.middlewares import SSRFGuardMiddleware
+    from crawler.net.middlewares import SSRFGuardMiddleware
 
     pass
 

@@ -14,8 +14,8 @@ here, by the same reasoning), so without this module it reads br payloads still 
 
 Importing this module replaces warcio's ``br`` factory with :class:`WarcioBrotliDecompressor`
 when (and only when) warcio's own one is missing or broken, so a fixed warcio is left alone.
-`python -m crawler.encodings check|index|extract ...` is warcio's CLI with the fix loaded; in the
-project's virtualenv warcio's own command line loads it too (crawler/warcio_hook.py).
+`python -m crawler.net.encodings check|index|extract ...` is warcio's CLI with the fix loaded;
+in the project's virtualenv warcio's own command line loads it too (crawler/net/warcio_hook.py).
 
 zstd needs nothing: warcio does not know it, so it reads such records as they were stored
 (digests are over the stored bytes and pass).

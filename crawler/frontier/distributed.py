@@ -2,8 +2,8 @@
 
 Off unless `REDIS_URL` is set; then (README, "Distributed crawling"):
 - the scheduler queue and the dupefilter are scrapy-redis's, shared by every worker
-  (crawler/redis_scheduler.py): each URL is fetched once by whichever worker pops it;
-- the seen-store lives in Redis (crawler/seen_redis.py), kept across crawls;
+  (crawler/frontier/redis_scheduler.py): each URL is fetched once by whichever worker pops it;
+- the seen-store lives in Redis (crawler/frontier/seen_redis.py), kept across crawls;
 - each worker writes its own run (`<spider>/<run_id>/`) under the shared ARCHIVE_URI, and its
   file names carry the worker id, so nothing two workers write can collide.
 
@@ -31,7 +31,7 @@ from scrapy.settings import BaseSettings
 if TYPE_CHECKING:
     from redis import Redis
 
-SCHEDULER = "crawler.redis_scheduler.RedisScheduler"
+SCHEDULER = "crawler.frontier.redis_scheduler.RedisScheduler"
 
 
 def redis_enabled(settings: BaseSettings) -> bool:

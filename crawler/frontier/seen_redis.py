@@ -1,4 +1,4 @@
-"""The seen-store in Redis, for distributed crawls (REDIS_URL): crawler.seen.Seen's
+"""The seen-store in Redis, for distributed crawls (REDIS_URL): crawler.frontier.seen.Seen's
 interface, shared by every worker and kept across crawls, under `<prefix>:seen:<spider>:`:
 
     articles    hash: canonical URL -> JSON {run_id, last_seen, etag, last_modified, text_digest}
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.settings import BaseSettings
 
-from crawler.distributed import redis_client, seen_key
+from crawler.frontier.distributed import redis_client, seen_key
 
 if TYPE_CHECKING:
     from redis import Redis

@@ -3,7 +3,7 @@ and a record of the signal that interrupted a run.
 
 The first two keep their files in the archive's local state folder (`<archive or
 spool>/.state/`). In a distributed crawl (REDIS_URL) they coordinate through Redis instead
-(crawler.distributed).
+(crawler.frontier.distributed).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import logging
 import os
 import secrets
 import signal
-from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 from weakref import WeakKeyDictionary
@@ -24,7 +23,7 @@ from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet import task
 
-from crawler.distributed import (
+from crawler.frontier.distributed import (
     crawl_key,
     redis_client,
     redis_enabled,
@@ -32,6 +31,7 @@ from crawler.distributed import (
     worker_id,
     worker_timeout,
 )
+from crawler.storage_base import run_id_for, state_path
 
 logger = logging.getLogger(__name__)
 
@@ -41,23 +41,6 @@ SHUTDOWN_REASON = "shutdown"
 INTERRUPTED_BY_STAT = "news/interrupted_by"  # "SIGTERM" / "SIGINT"
 INTERRUPTED_AFTER_STAT = "news/interrupted_after_pages"  # responses received when it came
 SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-
-def state_dir(crawler: Crawler) -> Path:
-    """Crawl state (seen-store, lock) lives beside the archive's local files."""
-    from pipelines.run import run_for  # the run knows where the archive keeps local files
-
-    folder = run_for(crawler).store.local_root / ".state"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def state_path(crawler: Crawler, suffix: str) -> Path:
-    """`.state/<spider><suffix>`: one spider's state file or folder. The name is made a safe
-    path segment, so no spider name can put state outside the archive."""
-    from pipelines.storage import safe_segment
-
-    return state_dir(crawler) / f"{safe_segment(crawler.spidercls.name)}{suffix}"
 
 
 class CrawlAlreadyRunning(RuntimeError):
@@ -99,10 +82,8 @@ class CrawlLockExtension:
         self.handle.flush()
 
     def _lock_run_id(self, crawler: Crawler) -> None:
-        from pipelines.run import run_for
-
         settings, spider = crawler.settings, crawler.spidercls.name  # type: ignore[union-attr]
-        run_id = run_for(crawler).run_id
+        run_id = run_id_for(crawler)
         server = redis_client(settings)
         timeout = worker_timeout(settings)
         lock = server.lock(run_lock_key(settings, spider, run_id), timeout=timeout)

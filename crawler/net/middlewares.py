@@ -59,7 +59,7 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IHostnameResolver
 from twisted.internet.threads import deferToThread
 
-from crawler.ssrf import (
+from crawler.net.ssrf import (
     ALLOWED_SCHEMES,
     DEFAULT_MAX_URL_LENGTH,
     MAX_CACHED_HOSTS,

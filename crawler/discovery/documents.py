@@ -1,7 +1,7 @@
 """Finding article URLs: what kind of document a response is, and the links it offers.
 
 Feeds go through feedparser, sitemaps (indexes, gzipped, Google News) through Scrapy's sitemap
-parser, URLs through courlan: nothing here walks XML by hand (robots.txt: crawler.robots).
+parser, URLs through courlan: nothing here walks XML by hand (robots.txt: crawler.discovery.robots).
 Entries carry their dates so old ones are skipped before they are fetched.
 """
 
@@ -32,7 +32,7 @@ from scrapy.utils.sitemap import Sitemap
 from w3lib.html import strip_html5_whitespace
 from w3lib.url import safe_url_string
 
-from crawler.startup import ArgumentError
+from crawler.control.startup import ArgumentError
 
 NEWS_NS = "{http://www.google.com/schemas/sitemap-news/0.9}"
 

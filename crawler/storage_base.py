@@ -1,9 +1,6 @@
-"""Archive stores chosen by the scheme of ARCHIVE_URI (model: scrapy/pipelines/files.py).
-
-Writers never open archive paths themselves: they ask the store for the local path of a key
-(`local_path`), write it, and hand it back when complete (`persist`). A key is a `/`-joined
-relative path such as `news/<run_id>/warc/<name>.warc.gz`; it can never leave the store's root.
-Local folders are written in place; S3 stores write to a local spool and upload (pipelines.s3).
+"""What the crawl and the archive writers both need about the archive's disk, below both:
+where the archive keeps its local files and crawl state, safe path segments, and the errors a
+disk raises with how a crawl stops on one (pipelines.storage builds the stores on this).
 
 A write the disk refuses (full, over quota, read-only, I/O error) stops the crawl: the writer
 calls `storage_failed()` once, which names the file and the error in one log line and in the stat
@@ -16,10 +13,13 @@ from __future__ import annotations
 import errno
 import logging
 import re
+import secrets
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+from weakref import WeakKeyDictionary
 
 from w3lib.url import file_uri_to_path
 
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger(__name__)
+
+_RUN_IDS: WeakKeyDictionary[Crawler, str] = WeakKeyDictionary()
 
 STORAGE_ERROR_STAT = "archive/storage_error"  # "<file>: <errno name>: <message>" of the first
 STORAGE_FAILED = "storage_failed"  # the spider's close reason
@@ -36,6 +38,9 @@ STORAGE_ERRORS = (OSError, sqlite3.Error)
 _SQLITE_STORAGE_CODES = frozenset(
     {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN}
 )
+
+# where S3 archives are written before upload (ARCHIVE_SPOOL)
+DEFAULT_SPOOL = "~/.cache/newsarchiver/spool"
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -54,20 +59,6 @@ def check_key(key: str) -> str:
     return key
 
 
-class ArchiveStore(Protocol):
-    uri: str
-    local_root: Path  # where files are written before they are persisted
-
-    def local_path(self, key: str) -> Path:
-        """Where a writer writes the file for `key` (parent folders exist)."""
-
-    def persist(self, key: str, path: Path, sha256: str) -> None:
-        """Called once the file at `path` is complete (sha256: hex digest of its bytes)."""
-
-    def drain(self) -> list[str]:
-        """Wait for pending work; the keys that are not safely stored (still local only)."""
-
-
 def local_path_under(root: Path, key: str) -> Path:
     path = (root / check_key(key)).resolve()
     if not path.is_relative_to(root):  # belt and braces over check_key
@@ -76,45 +67,56 @@ def local_path_under(root: Path, key: str) -> Path:
     return path
 
 
-class FSArchiveStore:
-    """A local folder: files are written in place, so persisting is a no-op."""
-
-    def __init__(self, uri: str, settings: Any = None) -> None:
-        self.uri = uri
-        path = file_uri_to_path(uri) if uri.startswith("file://") else uri
-        self.root = Path(path).expanduser().resolve()
-        self.local_root = self.root
-
-    def local_path(self, key: str) -> Path:
-        return local_path_under(self.root, key)
-
-    def persist(self, key: str, path: Path, sha256: str) -> None:
-        return None
-
-    def drain(self) -> list[str]:
-        return []
+def setting_value(settings: Any, name: str, default: Any) -> Any:
+    """A setting, or `default` when there are no settings or it is unset or empty."""
+    if settings is None:
+        return default
+    value = settings.get(name, default)
+    return default if value in (None, "") else value
 
 
-def _s3_store(uri: str, settings: Any = None) -> ArchiveStore:
-    from pipelines.s3 import S3ArchiveStore  # boto3 is only imported for s3:// archives
+def local_root(uri: str, settings: Any = None) -> Path:
+    """Where the archive at `uri` keeps its local files: the folder itself, or for
+    `s3://bucket/prefix` the spool's `<bucket>/<prefix>` (ARCHIVE_SPOOL), where files wait
+    for upload. Not created here."""
+    parts = urlsplit(uri)
+    if parts.scheme.lower() == "s3":
+        prefix = "/".join(p for p in parts.path.split("/") if p)
+        spool = Path(setting_value(settings, "ARCHIVE_SPOOL", DEFAULT_SPOOL)).expanduser()
+        return (spool / safe_segment(parts.netloc) / (prefix or "_")).resolve()
+    path = file_uri_to_path(uri) if uri.startswith("file://") else uri
+    return Path(path).expanduser().resolve()
 
-    return S3ArchiveStore(uri, settings)
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sorts by start time; the random suffix keeps two runs started in one second apart."""
+    now = now or datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-STORE_SCHEMES: dict[str, Any] = {"": FSArchiveStore, "file": FSArchiveStore, "s3": _s3_store}
+def run_id_for(crawler: Crawler) -> str:
+    """The crawl's run id (ARCHIVE_RUN_ID, or a new one), decided on first use so the run lock
+    and every writer of one crawl agree on it."""
+    run_id = _RUN_IDS.get(crawler)
+    if run_id is None:
+        chosen = crawler.settings.get("ARCHIVE_RUN_ID") or new_run_id()
+        run_id = _RUN_IDS[crawler] = safe_segment(chosen)
+    return run_id
 
 
-def get_store(uri: str, settings: Any = None) -> ArchiveStore:
-    """The store for ARCHIVE_URI; `settings` (Scrapy Settings) configure S3 stores."""
-    scheme = urlsplit(uri).scheme.lower()
-    if len(scheme) == 1:  # a Windows drive letter, not a scheme
-        scheme = ""
-    if scheme not in STORE_SCHEMES:
-        supported = ", ".join(s or "<local path>" for s in STORE_SCHEMES)
-        raise ValueError(
-            f"ARCHIVE_URI {uri!r}: scheme {scheme!r} is not supported (supported: {supported})"
-        )
-    return STORE_SCHEMES[scheme](uri, settings)
+def state_dir(crawler: Crawler) -> Path:
+    """Crawl state (seen-store, lock, frontier, payload index) lives beside the archive's local
+    files, in `.state/`."""
+    folder = local_root(crawler.settings["ARCHIVE_URI"], crawler.settings) / ".state"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def state_path(crawler: Crawler, suffix: str) -> Path:
+    """`.state/<spider><suffix>`: one spider's state file or folder. The name is made a safe
+    path segment, so no spider name can put state outside the archive."""
+    assert crawler.spidercls is not None
+    return state_dir(crawler) / f"{safe_segment(crawler.spidercls.name)}{suffix}"
 
 
 def storage_error_text(error: BaseException) -> str | None:

@@ -2,11 +2,11 @@
 
 warcio 1.8.1 crashed on `Content-Encoding: br` with Google's `brotli`, which Scrapy requires;
 1.8.2 decodes br only through brotlicffi, which the project does not install, and hands such a
-payload on still compressed (see crawler.encodings). Our code imports the decoder itself;
+payload on still compressed (see crawler.net.encodings). Our code imports the decoder itself;
 warcio's command line (`.venv/bin/warcio check|index|extract`, `cdxj-indexer`) does not. So
 `make install` writes a `.pth` file into the virtualenv's site-packages
-(`python -m crawler.warcio_hook --install`) whose
-one line registers a finder: when `warcio.bufferedreaders` is imported, crawler.encodings is
+(`python -m crawler.net.warcio_hook --install`) whose
+one line registers a finder: when `warcio.bufferedreaders` is imported, crawler.net.encodings is
 imported right after it, and installs the fix (only where warcio's own decoder is broken).
 
 The line imports nothing of the project at start-up: a Scrapyd job must import `crawler` from
@@ -34,10 +34,10 @@ class WarcioBrotliLoader:
 
     def exec_module(self, module):
         self.loader.exec_module(module)
-        if "crawler.encodings" in sys.modules:
+        if "crawler.net.encodings" in sys.modules:
             return  # being imported (it imported warcio): it installs the fix itself
         try:
-            import crawler.encodings  # noqa: F401
+            import crawler.net.encodings  # noqa: F401
         except ImportError:
             pass  # the project is not importable here: warcio as it is
 
@@ -70,5 +70,5 @@ def install_pth() -> Path:
 
 if __name__ == "__main__":
     if sys.argv[1:] != ["--install"]:
-        sys.exit("usage: python -m crawler.warcio_hook --install")
+        sys.exit("usage: python -m crawler.net.warcio_hook --install")
     print(f"warcio reads Brotli records in this virtualenv: {install_pth()}")

@@ -43,15 +43,14 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipelines.storage import check_key, local_path_under, safe_segment
+from crawler.storage_base import check_key, local_path_under, local_root, setting_value
+from pipelines.run import MANIFEST_NAME
 
 logger = logging.getLogger(__name__)
 
-MANIFEST_NAME = "manifest.json"
 # Taken by whoever pushes the spool (`corpus push`, a crawl's start): two pushers uploading the
 # same files would each see the other's deletions as failures.
 PUSH_LOCK = ".state/push.lock"
-DEFAULT_SPOOL = "~/.cache/newsarchiver/spool"
 # S3 error codes no retry can cure in this run: the bucket or the credentials are wrong
 # ("403": a HEAD request's access denied, which has no body to name the code)
 UNUSABLE_CODES = frozenset({
@@ -60,13 +59,6 @@ UNUSABLE_CODES = frozenset({
 })  # fmt: skip
 # What an upload can fail with (S3UploadFailedError is a Boto3Error; ValueError: verify())
 UPLOAD_ERRORS = (Boto3Error, BotoCoreError, ClientError, OSError, ValueError)
-
-
-def _setting(settings: Any, name: str, default: Any) -> Any:
-    if settings is None:
-        return default
-    value = settings.get(name, default)
-    return default if value in (None, "") else value
 
 
 def b64_sha256(data: bytes) -> str:
@@ -137,7 +129,7 @@ def s3_client(settings: Any = None, anonymous: bool = False) -> Any:
     """A boto3 S3 client for S3_ENDPOINT_URL / S3_REGION; credentials from boto3's chain, or
     none at all for a public bucket (`anonymous`). Request attempts: 5, or what boto3's
     configuration says (AWS_MAX_ATTEMPTS, `max_attempts` in ~/.aws/config)."""
-    endpoint = _setting(settings, "S3_ENDPOINT_URL", "") or os.environ.get("S3_ENDPOINT_URL")
+    endpoint = setting_value(settings, "S3_ENDPOINT_URL", "") or os.environ.get("S3_ENDPOINT_URL")
     core = botocore.session.get_session()
     attempts = int(core.get_config_variable("max_attempts") or 5)
     config = Config(retries={"max_attempts": attempts, "mode": "standard"}, connect_timeout=10)
@@ -146,7 +138,7 @@ def s3_client(settings: Any = None, anonymous: bool = False) -> Any:
     return boto3.session.Session(botocore_session=core).client(
         "s3",
         endpoint_url=endpoint or None,  # None: boto3 honours AWS_ENDPOINT_URL itself
-        region_name=_setting(settings, "S3_REGION", "") or None,
+        region_name=setting_value(settings, "S3_REGION", "") or None,
         config=config,
     )
 
@@ -163,26 +155,26 @@ class S3ArchiveStore:
         self.prefix = "/".join(p for p in parts.path.split("/") if p)
         if self.prefix:
             check_key(self.prefix)  # no "..", no odd characters in the operator's prefix
-        spool = Path(_setting(settings, "ARCHIVE_SPOOL", DEFAULT_SPOOL)).expanduser()
-        self.local_root = (spool / safe_segment(self.bucket) / (self.prefix or "_")).resolve()
+        self.local_root = local_root(uri, settings)
         self.local_root.mkdir(parents=True, exist_ok=True)
-        self.retries = int(_setting(settings, "S3_UPLOAD_RETRIES", 4))
-        self.backoff = float(_setting(settings, "S3_RETRY_BACKOFF", 2.0))
+        self.retries = int(setting_value(settings, "S3_UPLOAD_RETRIES", 4))
+        self.backoff = float(setting_value(settings, "S3_RETRY_BACKOFF", 2.0))
+        part = 64 * 1024**2
         self.transfer = TransferConfig(
-            multipart_threshold=int(_setting(settings, "S3_MULTIPART_THRESHOLD", 64 * 1024**2)),
-            multipart_chunksize=int(_setting(settings, "S3_MULTIPART_CHUNKSIZE", 64 * 1024**2)),
-            max_concurrency=int(_setting(settings, "S3_MAX_CONCURRENCY", 4)),
+            multipart_threshold=int(setting_value(settings, "S3_MULTIPART_THRESHOLD", part)),
+            multipart_chunksize=int(setting_value(settings, "S3_MULTIPART_CHUNKSIZE", part)),
+            max_concurrency=int(setting_value(settings, "S3_MAX_CONCURRENCY", 4)),
         )
         self.extra_args: dict[str, str] = {"ChecksumAlgorithm": "SHA256"}
-        if storage_class := _setting(settings, "S3_STORAGE_CLASS", ""):
+        if storage_class := setting_value(settings, "S3_STORAGE_CLASS", ""):
             self.extra_args["StorageClass"] = storage_class
-        if sse := _setting(settings, "S3_SSE", ""):
+        if sse := setting_value(settings, "S3_SSE", ""):
             self.extra_args["ServerSideEncryption"] = sse
-            if kms_key := _setting(settings, "S3_SSE_KMS_KEY_ID", ""):
+            if kms_key := setting_value(settings, "S3_SSE_KMS_KEY_ID", ""):
                 self.extra_args["SSEKMSKeyId"] = kms_key
         self.client = s3_client(settings)
         self._pool = ThreadPoolExecutor(
-            max_workers=int(_setting(settings, "S3_UPLOAD_WORKERS", 2)),
+            max_workers=int(setting_value(settings, "S3_UPLOAD_WORKERS", 2)),
             thread_name_prefix="s3-upload",
         )
         self._pending: dict[str, Future[bool]] = {}

@@ -24,8 +24,8 @@ from scrapy.settings import BaseSettings
 from scrapy.utils.conf import build_component_list
 from scrapy.utils.misc import load_object
 
-from crawler.discovery import join_url
-from crawler.extensions import set_crawl_delay
+from crawler.control.extensions import set_crawl_delay
+from crawler.discovery.documents import join_url
 
 # The spider's own robots.txt request (no robots middleware): read whatever its status.
 ROBOTS_META = {"dont_obey_robotstxt": True, "handle_httpstatus_all": True}

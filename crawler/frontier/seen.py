@@ -3,8 +3,8 @@ Last-Modified) of feeds and sitemaps, so a scheduled run fetches only what is ne
 
 SQLite, one file per archive and spider, beside the archive's local files:
 `<archive or spool>/.state/<spider>-seen.sqlite`; in a distributed crawl (REDIS_URL) the same
-interface in Redis, shared by the workers (crawler.seen_redis). URLs are keyed canonically
-(crawler.discovery.canonical). `open_seen_store` picks the one a crawl uses.
+interface in Redis, shared by the workers (crawler.frontier.seen_redis). URLs are keyed canonically
+(crawler.discovery.documents.canonical). `open_seen_store` picks the one a crawl uses.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from crawler.discovery import canonical
+from crawler.discovery.documents import canonical
 
 if TYPE_CHECKING:
     from scrapy.http import Response
@@ -220,7 +220,7 @@ class SeenStore:
 
 def seen_store_path(crawler: Any) -> Path:
     """Where a crawler's seen-store lives (shared by the spider and crash repair)."""
-    from crawler.extensions import state_path
+    from crawler.storage_base import state_path
 
     return state_path(crawler, "-seen.sqlite")
 
@@ -228,13 +228,13 @@ def seen_store_path(crawler: Any) -> Path:
 def open_seen_store(crawler: Any) -> Seen:
     """The crawl's seen-store: in Redis when REDIS_URL is set (shared by the workers of a
     distributed crawl), else the archive's SQLite file."""
-    from crawler.distributed import redis_enabled
+    from crawler.frontier.distributed import redis_enabled
 
     if redis_enabled(crawler.settings):
-        from crawler.seen_redis import RedisSeenStore
+        from crawler.frontier.seen_redis import RedisSeenStore
 
         return RedisSeenStore.from_settings(crawler.settings, crawler.spidercls.name)
-    from pipelines.storage import storage_failed
+    from crawler.storage_base import storage_failed
 
     max_pages = crawler.settings.getint("SEEN_MAX_PAGES", 0)
     return SeenStore(seen_store_path(crawler), partial(storage_failed, crawler), max_pages)

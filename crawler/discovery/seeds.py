@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from w3lib.url import safe_url_string
 
-from crawler.startup import ArgumentError
+from crawler.control.startup import ArgumentError
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 SEED_FILE_SUFFIXES = (".txt", ".seeds", ".lst")

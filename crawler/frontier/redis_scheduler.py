@@ -2,7 +2,7 @@
 
 scrapy-redis 0.9.1 (checked with Scrapy 2.19 and the spider's async `start()`) provides the
 Redis request queue and dupefilter. This subclass adds what several workers of one crawl need:
-- keys in the crawl's namespace (crawler.distributed.crawl_key), not `<spider>:requests`;
+- keys in the crawl's namespace (crawler.frontier.distributed.crawl_key), not `<spider>:requests`;
 - the shared queue and dupefilter are never flushed when one worker closes (SCHEDULER_PERSIST
   and SCHEDULER_FLUSH_ON_START are ignored): the last worker to leave with the queue empty
   deletes the crawl's keys, and a worker joining a crawl that has no live worker and nothing
@@ -28,7 +28,7 @@ from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 
-from crawler.distributed import crawl_key, redis_client, worker_id, worker_timeout
+from crawler.frontier.distributed import crawl_key, redis_client, worker_id, worker_timeout
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ state (`.state/<spider>-frontier/`), as if JOBDIR were set, so memory stays flat
 the frontier; the folder is removed when the run ends (and, after a kill, by the next run: the
 crawl lock makes it the only one). The dupefilter is not persisted; with JOBDIR set, Scrapy's
 scheduler runs unchanged (resumable jobs). With REDIS_URL set the queue is in Redis instead
-(crawler/redis_scheduler.py).
+(crawler/frontier/redis_scheduler.py).
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 from scrapy.utils.job import job_dir
 
-from crawler.distributed import SCHEDULER as REDIS_SCHEDULER
-from crawler.distributed import redis_enabled
-from pipelines.storage import STORAGE_ERRORS, storage_broken, storage_failed
+from crawler.frontier.distributed import SCHEDULER as REDIS_SCHEDULER
+from crawler.frontier.distributed import redis_enabled
+from crawler.storage_base import STORAGE_ERRORS, storage_broken, storage_failed
 
 # What reading a queue record cut short by a full disk raises (queuelib ignores short writes).
 TORN_RECORD = (pickle.UnpicklingError, EOFError, struct.error, ValueError, *STORAGE_ERRORS)
 
-LOCAL_SCHEDULER = "crawler.scheduler.DiskQueueScheduler"
+LOCAL_SCHEDULER = "crawler.frontier.scheduler.DiskQueueScheduler"
 
 
 class SchedulerAddon:
@@ -53,7 +53,7 @@ class DiskQueueScheduler(Scheduler):
     def from_crawler(cls, crawler: Crawler) -> DiskQueueScheduler:
         scheduler = super().from_crawler(crawler)
         if job_dir(crawler.settings) is None and crawler.spidercls is not None:
-            from crawler.extensions import state_path
+            from crawler.storage_base import state_path
 
             folder = state_path(crawler, "-frontier")
             shutil.rmtree(folder, ignore_errors=True)  # a killed run's queue: never replayed

@@ -1,0 +1,2 @@
+"""Where pages come from: seeds, and the documents that list them (feeds, sitemaps,
+robots.txt, pages)."""
