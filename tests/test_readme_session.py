@@ -1,5 +1,5 @@
-"""The README's researcher session, run as written (#16, #20): its shell commands and its
-DuckDB/pandas snippet, taken from README.md between the `researcher-session` markers, against
+"""The researcher session of the docs, run as written (#16, #20, #24): its shell commands and its
+DuckDB/pandas snippet, taken from docs/corpus.md between the `researcher-session` markers, against
 a local archive made by a real crawl of the demo site. Only the archive's address changes:
 the README's S3 bucket becomes the local folder.
 
@@ -22,7 +22,7 @@ import pytest
 from crawler.demo.server import DemoServer
 from tests.conftest import FAST, PROJECT_ROOT, scrapy
 
-README = PROJECT_ROOT / "README.md"
+README = PROJECT_ROOT / "docs" / "corpus.md"  # linked from README.md, "More"
 SESSION = re.compile(r"<!-- researcher-session\b.*?-->(.*?)<!-- /researcher-session -->", re.S)
 FENCE = re.compile(r"```(sh|python)\n(.*?)```", re.S)
 README_ARCHIVE = "s3://news-archive/crawls"
@@ -35,7 +35,7 @@ def session_blocks() -> tuple[list[str], str]:
     """The session's shell commands (continuation lines joined, comments dropped) and its
     Python code."""
     marked = SESSION.findall(README.read_text(encoding="utf-8"))
-    assert len(marked) == 1, "README.md: mark the researcher session once"
+    assert len(marked) == 1, "docs/corpus.md: mark the researcher session once"
     blocks = FENCE.findall(marked[0])
     shell = "\n".join(code for lang, code in blocks if lang == "sh").replace("\\\n", " ")
     commands = [line.strip() for line in shell.splitlines()]
@@ -62,7 +62,7 @@ def research_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert made.returncode == 0, (made.stdout[-3000:], made.stderr[-3000:])
     python = venv / "bin" / "python"
     found = WHEEL_LINE.search(README.read_text(encoding="utf-8"))
-    assert found, "README: the `pip wheel ... && pip install ...` line"
+    assert found, "docs/corpus.md: the `pip wheel ... && pip install ...` line"
     build, install = (shlex.split(part) for part in found.groups())
     clone = copy_of_the_clone(venv.parent / "clone")  # setuptools builds in the source tree
     dist = venv.parent / "dist"

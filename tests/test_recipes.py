@@ -1,6 +1,6 @@
-"""The README's cron and systemd recipes work as written on a fresh clone.
+"""The cron and systemd recipes (docs/operations.md) work as written on a fresh clone.
 
-Each recipe is read from README.md, its machine paths swapped for a temporary clone of this
+Each recipe is read from docs/operations.md, its machine paths swapped for a temporary clone of this
 project (its tracked files and the virtualenv, no `logs/`), a temporary archive and a site on
 127.0.0.1, and run as cron and systemd would run it: the cron line in `sh -c` with cron's
 bare environment, the unit checked by `systemd-analyze verify` (when installed) and its
@@ -23,7 +23,7 @@ from tests.test_hostile import HostileSite, home
 
 site = test_hostile.site  # the fixture: robots.txt and one good article on 127.0.0.1
 
-README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+README = (PROJECT_ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
 CRON_ENV = {"PATH": "/usr/bin:/bin", "SHELL": "/bin/sh"}  # all cron gives a job (and HOME)
 PROJECT_DIR = "/srv/newsarchiver"  # where the recipes expect the clone
 SEEDS = "-a seeds=seeds/"

@@ -11,7 +11,8 @@ from crawler.discovery.seeds import Seed, SeedError, check_url, read_seeds, spli
 from tests.conftest import PROJECT_ROOT
 
 # Where the user is shown `-a seeds=PATH` examples that should work in a fresh clone.
-DOCUMENTED = [PROJECT_ROOT / "README.md", PROJECT_ROOT / "crawler" / "spiders" / "news.py"]
+DOCUMENTED = [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").glob("*.md")),
+              PROJECT_ROOT / "crawler" / "spiders" / "news.py"]  # fmt: skip
 
 
 def write(path: Path, text: str) -> Path:
