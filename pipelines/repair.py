@@ -25,6 +25,7 @@ import contextlib
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scrapy import signals
 from scrapy.crawler import Crawler
@@ -36,8 +37,10 @@ from pipelines.finish import SpoolOnly, finish_killed_run
 from pipelines.rotating import OPEN_SUFFIX, Repaired, repair_open_file
 from pipelines.run import MANIFEST_NAME, run_for
 from pipelines.storage import ArchiveStore
-from pipelines.storage.s3 import UPLOAD_ERRORS, S3ArchiveStore, lock_file
 from pipelines.text import read_shard
+
+if TYPE_CHECKING:
+    from pipelines.storage.s3 import S3ArchiveStore
 
 logger = logging.getLogger(__name__)
 
@@ -85,17 +88,18 @@ def run_in_spool(store: ArchiveStore, prefix: str, finishing: bool) -> Iterator[
     spool then holds them all (False: S3 could not be read); a local archive holds them."""
     fetched: list[Path] = []
     whole = True
-    if isinstance(store, S3ArchiveStore):
+    if store.remote:
+        from pipelines.storage.s3 import UPLOAD_ERRORS  # boto3: only for S3 archives
+
         try:
-            for key in store.remote_keys(prefix):
+            for key in store.remote_keys(prefix):  # type: ignore[attr-defined]
                 local = store.local_root / key
                 if "/text/" not in key and not finishing:
                     continue
                 if not local.exists() and not local.with_name(local.name + OPEN_SUFFIX).exists():
-                    fetched.append(store.fetch(key))
+                    fetched.append(store.fetch(key))  # type: ignore[attr-defined]
         except UPLOAD_ERRORS as exc:
-            logger.warning("cannot fetch the files of run %s from s3://%s: %s", prefix,
-                           store.bucket, exc)  # fmt: skip
+            logger.warning("cannot fetch the files of run %s from %s: %s", prefix, store.uri, exc)
             whole = False
     try:
         yield whole
@@ -111,7 +115,7 @@ def manifestless_runs(store: ArchiveStore, folder: Path, current: str) -> set[st
     pushed run's spool folder holds no manifest either."""
     if not folder.is_dir():
         return set()
-    spool = isinstance(store, S3ArchiveStore)
+    spool = store.remote
     return {
         run.name for run in folder.iterdir()
         if run.is_dir() and run.name != current and not (run / MANIFEST_NAME).exists()
@@ -123,13 +127,15 @@ def unfinished(store: ArchiveStore, prefix: str) -> bool:
     """Whether a run has no manifest yet, in the spool or in S3 (killed, or its end failed)."""
     if (store.local_root / prefix / MANIFEST_NAME).exists():
         return False
-    if not isinstance(store, S3ArchiveStore):
+    if not store.remote:
         return True
+    from pipelines.storage.s3 import UPLOAD_ERRORS  # boto3: only for S3 archives
+
     try:
-        return f"{prefix}/{MANIFEST_NAME}" not in store.remote_keys(prefix)
+        return f"{prefix}/{MANIFEST_NAME}" not in store.remote_keys(prefix)  # type: ignore[attr-defined]
     except UPLOAD_ERRORS as exc:  # not knowable now: left for a later start or `corpus push`
-        logger.warning("run %s left as it is: cannot list its files in s3://%s: %s", prefix,
-                       store.bucket, exc)  # fmt: skip
+        logger.warning("run %s left as it is: cannot list its files in %s: %s", prefix,
+                       store.uri, exc)  # fmt: skip
         return False
 
 
@@ -171,6 +177,8 @@ def finish_spooled_runs(store: S3ArchiveStore) -> list[str]:
     run looks the same. The articles of repaired text shards are marked in the spider's SQLite
     seen-store; without one (a distributed crawl's is in Redis) a run with `.open` files is
     left to the crawl's own next start."""
+    from pipelines.storage.s3 import lock_file
+
     finished = []
     spiders = [p for p in store.local_root.iterdir() if p.is_dir() and not p.name.startswith(".")]
     for spider_dir in sorted(spiders):

@@ -27,9 +27,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+
 class ArchiveStore(Protocol):
     uri: str
     local_root: Path  # where files are written before they are persisted
+    remote: bool  # persisted files go up to a remote store: local_root is its spool
 
     def local_path(self, key: str) -> Path:
         """Where a writer writes the file for `key` (parent folders exist)."""
@@ -43,6 +45,8 @@ class ArchiveStore(Protocol):
 
 class FSArchiveStore:
     """A local folder: files are written in place, so persisting is a no-op."""
+
+    remote = False
 
     def __init__(self, uri: str, settings: Any = None) -> None:
         self.uri = uri

@@ -146,6 +146,8 @@ def s3_client(settings: Any = None, anonymous: bool = False) -> Any:
 class S3ArchiveStore:
     """`s3://bucket/prefix`: keys become `prefix/key` objects."""
 
+    remote = True
+
     def __init__(self, uri: str, settings: Any = None) -> None:
         parts = urlsplit(uri)
         if not parts.netloc:
