@@ -25,9 +25,9 @@ import pytest
 from tests.conftest import FAST, PROJECT_ROOT, scrapy, text_records
 from tests.test_hostile import HostileSite, Page, _Handler, article, html
 
-ARTICLES = 200
-PAGE_DELAY = 0.05  # seconds per response: a crawl of ~10 s, interrupted after a fraction
-STOP_AFTER = 25  # article requests seen by the site before the signal is sent
+ARTICLES = 80
+PAGE_DELAY = 0.05  # seconds per response: a crawl of ~3 s, interrupted after a fraction
+STOP_AFTER = 15  # article requests seen by the site before the signal is sent
 FAILED = re.compile(r"^scrapy crawl: failed \(exit (\d)\): (.+)$", re.M)
 
 
