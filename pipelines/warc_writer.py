@@ -27,7 +27,7 @@ from zlib_ng import zlib_ng
 
 from crawler.storage_base import storage_error_text
 from pipelines.index import RunIndexLines
-from pipelines.payloads import Original
+from pipelines.payload_originals import Original
 from pipelines.rotating import RotatingFile
 
 logger = logging.getLogger(__name__)
