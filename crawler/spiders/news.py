@@ -26,6 +26,7 @@ from scrapy.http import Response, TextResponse
 from crawler.control.startup import ArgumentError, check_arguments, check_settings
 from crawler.discovery import documents as discovery
 from crawler.discovery.documents import DateWindow, DocKind, canonical
+from crawler.discovery.listing import read_listing
 from crawler.discovery.robots import SeedRobots
 from crawler.discovery.seeds import Seed, SeedError, read_seeds, split_urls
 from crawler.extract.extraction import Extraction, utc_now_iso
@@ -269,28 +270,19 @@ class NewsSpider(scrapy.Spider):
         # A feed's or sitemap's validators are saved only once every entry became a request
         # (or was skipped) and the document was read to its end: otherwise the next run's 304
         # would hide the entries this run did not get to.
-        if kind is DocKind.FEED:
-            for request in self.dated(discovery.feed_entries(response), "feed", response.url):
-                yield request
-            self.remember_validators(response, whole=discovery.whole_document(response.body))
-        elif kind is DocKind.SITEMAP:
-            max_size = response.meta.get("download_maxsize") or self.settings.getint(
+        if kind in (DocKind.FEED, DocKind.SITEMAP):
+            limit = response.meta.get("download_maxsize") or self.settings.getint(
                 "DOWNLOAD_MAXSIZE"
             )
-            try:
-                entries, whole = discovery.read_sitemap(response, max_size)
-            except discovery.GZIP_ERRORS as exc:  # nothing read, nothing remembered
-                self.logger.warning("unreadable sitemap skipped: %s (%r)", response.url, exc)
+            listing = read_listing(response, kind, limit)
+            if listing.unreadable is not None:
+                self.logger.warning("unreadable sitemap skipped: %s (%r)", response.url,
+                                    listing.unreadable)  # fmt: skip
                 stats.inc_value("news/skipped/bad_sitemap")
                 return
-            for request in self.dated(iter(entries), "sitemap", response.url):
+            for request in self.dated(iter(listing.entries), kind.value, response.url):
                 yield request
-            children = [
-                e.url
-                for e in entries
-                if e.is_sitemap and discovery.url_problem(e.url, discovery.SITEMAP_SCHEMES) is None
-            ]
-            self.remember_validators(response, children, whole=whole)
+            self.remember_validators(response, listing.children, whole=listing.whole)
         elif kind is DocKind.HTML and isinstance(response, TextResponse):
             # Extraction, advertised feeds and links all come from an extraction worker.
             capture = response.meta.get(CAPTURE_META_KEY, {})
