@@ -10,7 +10,9 @@ one line registers a finder: when `warcio.bufferedreaders` is imported, crawler.
 imported right after it, and installs the fix (only where warcio's own decoder is broken).
 
 The line imports nothing of the project at start-up: a Scrapyd job must import `crawler` from
-its egg, not from the checkout the virtualenv was installed from.
+its egg, not from the checkout the virtualenv was installed from. It also silences the one
+warning those tools print on every call and nobody can act on (#24): py3amf, which
+cdxj-indexer and wacz import, imports the deprecated pkg_resources.
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ PTH_NAME = "newsarchiver_warcio_brotli.pth"
 # Run by `site` at every start-up of the virtualenv's Python (as one line of the .pth file).
 HOOK_SOURCE = '''
 import sys
+import warnings
 from importlib.machinery import PathFinder
+
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
 
 class WarcioBrotliLoader:
     def __init__(self, loader):
