@@ -26,7 +26,7 @@ from scrapy.http import Response, TextResponse
 from crawler.control.startup import ArgumentError, check_arguments, check_settings
 from crawler.discovery import documents as discovery
 from crawler.discovery.documents import DateWindow, DocKind, canonical
-from crawler.discovery.listing import read_listing
+from crawler.discovery.listing import Listing, read_listing, validators
 from crawler.discovery.robots import SeedRobots
 from crawler.discovery.seeds import Seed, SeedError, read_seeds, split_urls
 from crawler.extract.extraction import Extraction, utc_now_iso
@@ -282,7 +282,7 @@ class NewsSpider(scrapy.Spider):
                 return
             for request in self.dated(iter(listing.entries), kind.value, response.url):
                 yield request
-            self.remember_validators(response, listing.children, whole=listing.whole)
+            self.remember_validators(response.url, listing)
         elif kind is DocKind.HTML and isinstance(response, TextResponse):
             # Extraction, advertised feeds and links all come from an extraction worker.
             capture = response.meta.get(CAPTURE_META_KEY, {})
@@ -317,22 +317,17 @@ class NewsSpider(scrapy.Spider):
         follow = not self.depth_limit or depth < self.depth_limit
         return LinkRequest(self.allowed_domains, follow, self.max_links_per_page)
 
-    def remember_validators(
-        self, response: Response, children: list[str] | None = None, whole: bool = True
-    ) -> None:
-        if not whole:
+    def remember_validators(self, url: str, listing: Listing) -> None:
+        if not listing.whole:
             self.crawler.stats.inc_value("news/incomplete_document")
             self.logger.warning(
                 "document not read to its end (cut short, or not XML): its entries so far "
                 "were taken, its validators not saved, so the next run fetches it in full: %s",
-                response.url,
+                url,
             )
             return
         self.seen.save_validators(
-            canonical(response.url),
-            _header(response, b"ETag"),
-            _header(response, b"Last-Modified"),
-            children,
+            canonical(url), listing.etag, listing.last_modified, listing.children
         )
 
     def article(self, response: TextResponse, result: Extraction) -> Article | None:
@@ -381,7 +376,7 @@ class NewsSpider(scrapy.Spider):
         canonical URL, so that a later link to any of them is known."""
         run_id = self.crawler.stats.get_value("archive/run_id") or ""
         digest = text_digest(article.text)
-        etag, last_modified = _header(response, b"ETag"), _header(response, b"Last-Modified")
+        etag, last_modified = validators(response)
         for key in article_keys(response, article):
             self.seen.mark_article(key, run_id, etag, last_modified, digest)
 
@@ -389,8 +384,3 @@ class NewsSpider(scrapy.Spider):
         self.closing = True  # start() stops asking the closed store (a full disk at start-up)
         self.extractor.close()
         self.seen.close()
-
-
-def _header(response: Response, name: bytes) -> str | None:
-    value = response.headers.get(name)
-    return value.decode("latin-1") if value else None
