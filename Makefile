@@ -33,7 +33,7 @@ define install_project
 	$(1)/bin/python -m crawler.net.warcio_hook --install  # warcio's own CLI decodes Brotli (#13)
 endef
 
-# Stamp files: reinstall only when a lock file changes.
+# Stamp files: reinstall only when a lock file (or the .pth hook the install writes) changes.
 $(VENV)/.installed: requirements/runtime.txt $(UV) crawler/net/warcio_hook.py
 	$(UV_INSTALL) $(PY) --require-hashes -r requirements/runtime.txt
 	$(call install_project,$(VENV))

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+
 def repair_orphans(root: Path) -> list[Repaired]:
     """Repair every orphaned `.open` file below `root` (an archive or spool folder)."""
     done = []

@@ -47,7 +47,7 @@ def read_listing(response: Response, kind: DocKind, max_size: int) -> Listing:
     etag, last_modified = validators(response)
     if kind is DocKind.FEED:
         entries, whole = list(feed_entries(response)), whole_document(response.body)
-        return Listing(kind, entries, [], whole, None, etag, last_modified)
+        return Listing(kind, entries, whole=whole, etag=etag, last_modified=last_modified)
     try:
         entries, whole = read_sitemap(response, max_size)
     except GZIP_ERRORS as exc:  # nothing read, nothing remembered
@@ -55,4 +55,4 @@ def read_listing(response: Response, kind: DocKind, max_size: int) -> Listing:
     children = [
         e.url for e in entries if e.is_sitemap and url_problem(e.url, SITEMAP_SCHEMES) is None
     ]
-    return Listing(kind, entries, children, whole, None, etag, last_modified)
+    return Listing(kind, entries, children, whole, etag=etag, last_modified=last_modified)

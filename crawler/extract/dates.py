@@ -241,12 +241,12 @@ def publication_date(
             others = [other for (other, other_has_time), _ in found[1:] if other_has_time]
             moment = _local_offset(moment, others)
         if shown and moment.date() not in shown.readings:
-            modified = [m for m in (parse_date(v, latest) for v in modified_values(page)) if m]
+            parsed = (parse_date(value, latest) for value in modified_values(page))
+            modified = [m[0] for m in parsed if m]
             rest = [other for (other, _), _ in found[1:]]
             types = page.article.get("@type")
             live_blog = "LiveBlogPosting" in (types if isinstance(types, list) else [types])
-            modified_moments = [m[0] for m in modified]
-            if _prefer_shown(shown, (moment, has_time), rest, modified_moments, latest, live_blog):
+            if _prefer_shown(shown, (moment, has_time), rest, modified, latest, live_blog):
                 return _shown_iso(shown, latest), "time" if shown.datetime else "text"
         return _iso((moment, has_time)), source
     readings = {day.isoformat() for day in shown.readings} if shown else set()

@@ -13,19 +13,13 @@ Where an archive keeps its local files, safe path segments and what a refused wr
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from scrapy.utils.misc import load_object
 
 from crawler.storage_base import local_path_under, local_root
-
-if TYPE_CHECKING:
-    pass
-
-logger = logging.getLogger(__name__)
 
 
 class ArchiveStore(Protocol):
@@ -83,5 +77,3 @@ def get_store(uri: str, settings: Any = None) -> ArchiveStore:
             f"ARCHIVE_URI {uri!r}: scheme {scheme!r} is not supported (supported: {supported})"
         )
     return load_object(STORE_SCHEMES[scheme])(uri, settings)
-
-
