@@ -377,8 +377,10 @@ def main(argv: list[str] | None = None) -> int:
                   "(target <= 10; main CPU above adds the WARC writer thread)")  # fmt: skip
         if "full" in results:
             r = results["full"]
-            print(f"full: {r['articles']} articles stored, {r['other_responses']} other "
-                  "responses (robots.txt, sitemap, followed links)")  # fmt: skip
+            every = ", ".join(str(x["articles"]) for x in runs["full"])
+            print(f"full: {r['articles']} articles stored (every round: {every}), "
+                  f"{r['other_responses']} other responses (robots.txt, sitemap, followed "
+                  "links)")  # fmt: skip
         if "full" in results:
             print(
                 f"full peak RSS = {results['full']['rss_mb']:.0f} MB main process "

@@ -9,21 +9,17 @@
 
 from __future__ import annotations
 
-import gzip
 from copy import deepcopy
-from io import BytesIO
 from pathlib import Path
 
 import pytest
 import trafilatura
 from lxml import etree
 from lxml import html as lxml_html
-from warcio.archiveiterator import ArchiveIterator
 
 from crawler.extract import boilerplate
 from crawler.extract.boilerplate import prune_chrome
 from crawler.extract.parsing import load_html
-from pipelines.warc_writer import GzipMemberWARCWriter
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures").rglob("*.html"))
 URL = "https://news.example.org/2026/03/01/story/"
@@ -137,25 +133,71 @@ def test_parser_rejects_what_trafilatura_rejects() -> None:
         assert (load_html(junk) is None) == (trafilatura.load_html(junk) is None)
 
 
-def test_zlib_ng_members_are_plain_gzip(tmp_path: Path) -> None:
-    out = BytesIO()
-    writer = GzipMemberWARCWriter(out)
-    bodies = [b"<html><body>" + f"<p>Story {i}. </p>".encode() * 300 + b"</body></html>"
-              for i in range(3)]  # fmt: skip
-    for i, body in enumerate(bodies):
-        record = writer.create_warc_record(
-            f"https://news.example.org/{i}", "resource", payload=BytesIO(body),
-            length=len(body), warc_content_type="text/html",
-        )  # fmt: skip
-        writer.write_record(record)
-    data = out.getvalue()
-    assert data[:3] == b"\x1f\x8b\x08"  # gzip, deflate
-    assert data.count(b"\x1f\x8b\x08\x00") >= len(bodies)  # a member per record
-    assert b"Story 2." in gzip.decompress(data)
-    read = [r.content_stream().read() for r in ArchiveIterator(BytesIO(data))]
-    assert read == bodies
-    path = tmp_path / "zlib-ng.warc.gz"
-    path.write_bytes(data)
-    from tests.test_warc_capture import warcio_check
+# Pages that need trafilatura's repairs (so take its way) and pages that do not (parsed from
+# their UTF-8 bytes): the same tree either way.
+REPAIRS = (
+    "<html><body><p>control\x01 and \x0b characters</p></body></html>",
+    "<html><body><p>a noncharacter \ufffe and \uffff</p></body></html>",
+    '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0//EN" "http://www.w3.org/TR/xhtml1/DTD/x.dtd"/>'
+    "\n<html><body><p>slash in the doctype</p></body></html>",
+    '<html lang="en"/>\n<head><title>t</title></head><body><p>self-closing html</p></body>',
+    '<?xml version="1.0" encoding="utf-8"?><html><body><p>declared encoding</p></body></html>',
+    "<html><body><p>a lone surrogate \udc80 here</p></body></html>",
+    "<html><head><meta charset='iso-8859-1'></head>"
+    "<body><p>Zürich, São Paulo, 東京</p></body></html>",
+    "<html></html>",
+)
 
-    warcio_check(path)
+
+@pytest.mark.parametrize("page", REPAIRS, ids=range(len(REPAIRS)))
+def test_parser_repairs_as_trafilatura(page: str) -> None:
+    for form in (page, page.encode("utf-8", "surrogatepass")):
+        ours, theirs = load_html(form), trafilatura.load_html(form)
+        assert (ours is None) == (theirs is None)
+        if ours is not None:
+            assert etree.tostring(ours) == etree.tostring(theirs)
+
+
+def test_readability_is_skipped_only_where_it_cannot_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gate changes no text on any fixture page, pruned or not, and it does skip
+    readability (which then reads an empty element) on some pages and not on others."""
+    from trafilatura import external
+
+    from crawler.extract import readability_gate
+    from crawler.extract.readability_gate import readability_gated
+
+    assert readability_gate.SUPPORTED, "the locked trafilatura is the one the gate is written for"
+    inputs: list[int] = []  # elements under each readability input
+    real = external.try_readability
+    monkeypatch.setattr(external, "try_readability", lambda t: inputs.append(len(t)) or real(t))
+    for path in FIXTURES:
+        for pruned in (False, True):
+            tree = trafilatura.load_html(path.read_bytes())
+            assert tree is not None
+            if pruned:
+                prune_chrome(tree)
+            stock = trafilatura.bare_extraction(deepcopy(tree), url=URL, include_comments=False)
+            with readability_gated():
+                gated = trafilatura.bare_extraction(deepcopy(tree), url=URL,
+                                                    include_comments=False)  # fmt: skip
+            assert (stock and stock.text) == (gated and gated.text), path
+    stock_runs, gated_runs = inputs[0::2], inputs[1::2]
+    assert all(n > 0 for n in stock_runs)
+    skipped = sum(1 for n in gated_runs if n == 0)
+    assert 0 < skipped < len(gated_runs), (skipped, len(gated_runs))
+    assert readability_gate._extract_and_compare is not trafilatura.core._extract_and_compare
+
+
+def test_readability_gate_bound() -> None:
+    article = "<p>" + "An article sentence of some length. " * 40 + "</p>"
+    menu = "".join(f"<li><a href='/s{i}'>Section number {i}</a></li>" for i in range(200))
+    short_page = load_html(f"<html><body><ul>{menu}</ul>{article}</body></html>")
+    long_page = load_html(f"<html><body><ul>{menu[:400]}</ul>{article}</body></html>")
+    assert short_page is not None and long_page is not None
+    body = lxml_html.fromstring(f"<div>{article}</div>")  # trafilatura's body: paragraphs
+    text = " ".join(body.text_content().split())
+    from crawler.extract.readability_gate import readability_cannot_win
+
+    assert not readability_cannot_win(short_page, body, text)  # the menu could outweigh it
+    assert readability_cannot_win(long_page, body, text)
+    assert not readability_cannot_win(long_page, body, "")  # empty: readability may win

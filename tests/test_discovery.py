@@ -20,6 +20,7 @@ from scrapy.linkextractors import LinkExtractor
 
 from crawler.demo.server import DemoServer
 from crawler.discovery import documents as discovery
+from crawler.discovery import links
 from crawler.discovery.documents import DateWindow, canonical
 from crawler.extract.extraction import parse_html
 from tests.conftest import FAST, PROJECT_ROOT, scrapy, text_records
@@ -300,10 +301,10 @@ LINK_PAGE = """<!DOCTYPE html><html><head>
 def test_links_follow_scrapys_link_extractor_rules() -> None:
     tree = parse_html(LINK_PAGE)
     assert not isinstance(tree, str)
-    base = discovery.base_url(tree, "https://news.example.org/a/page")
+    base = links.base_url(tree, "https://news.example.org/a/page")
     assert base == "https://news.example.org/world/"
-    links = discovery.html_links(tree, base, "utf-8", ["news.example.org"])
-    assert links == [
+    found = links.html_links(tree, base, "utf-8", ["news.example.org"])
+    assert found == [
         "https://news.example.org/world/story-one",
         "https://news.example.org/story-two",
         "https://news.example.org/world/story-one#comments",
@@ -337,7 +338,7 @@ def test_links_match_scrapys_link_extractor_on_the_demo_site() -> None:
         ]
         tree = parse_html(response.text)
         assert not isinstance(tree, str), path
-        base = discovery.base_url(tree, url)
-        assert discovery.html_links(tree, base, response.encoding, domains) == expected, path
+        base = links.base_url(tree, url)
+        assert links.html_links(tree, base, response.encoding, domains) == expected, path
         compared += len(expected)
     assert compared > 300, "too few in-site links compared to prove anything"

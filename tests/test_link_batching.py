@@ -9,6 +9,7 @@ from pathlib import Path
 from scrapy.settings import Settings
 
 from crawler.discovery import documents as discovery
+from crawler.discovery import links
 from crawler.extract.extraction import parse_html
 from crawler.frontier.seen import BATCH_SIZE, Seen, SeenStore
 from crawler.frontier.seen_redis import RedisSeenStore
@@ -30,8 +31,8 @@ LINKS = """<html><head><base href="https://News.example.org/world/"></head><body
 def test_links_come_canonical_once_and_capped() -> None:
     tree = parse_html(LINKS)
     assert not isinstance(tree, str)
-    base = discovery.base_url(tree, "https://news.example.org/a/page")
-    found, over = discovery.followable_links(tree, base, "utf-8", ["news.example.org"])
+    base = links.base_url(tree, "https://news.example.org/a/page")
+    found, over = links.followable_links(tree, base, "utf-8", ["news.example.org"])
     one = "https://news.example.org/world/story-one?a=1&b=2"
     assert found == [
         one,
@@ -41,7 +42,7 @@ def test_links_come_canonical_once_and_capped() -> None:
     ]
     assert found == list(dict.fromkeys(discovery.canonical(url) for url in found))
     assert over == 0
-    capped, over = discovery.followable_links(tree, base, "utf-8", ["news.example.org"], cap=2)
+    capped, over = links.followable_links(tree, base, "utf-8", ["news.example.org"], cap=2)
     # the cap counts canonical links: the three spellings of story one are one link
     assert capped == found[:2] and over == 2
 

@@ -128,11 +128,14 @@ def chrome_kind(element: lxml_html.HtmlElement) -> str | None:
     name is chrome only when its content is not prose; None otherwise."""
     if element.tag in CHROME_TAGS:
         return "strong"
-    role = element.get("role")
+    get = element.get  # called for every element of every page: kept lean
+    role = get("role")
     if role and role.lower() in CHROME_ROLES:
         return "strong"
-    names = f"{element.get('class') or ''} {element.get('id') or ''}"
-    return _name_kind(names) if names != " " else None
+    names, ident = get("class"), get("id")
+    if ident is not None:
+        names = f"{names or ''} {ident}"
+    return _name_kind(names) if names else None
 
 
 @lru_cache(maxsize=4096)
@@ -150,8 +153,8 @@ _HIDDEN_TEXT = frozenset({"script", "style", "noscript", "template"})
 # ~5 ms a page): all in the element but a hidden element's own leading text (`.text`), whose
 # children's tails still count.
 _VISIBLE_TEXT = etree.XPath(
-    "descendant::text()[not(not(preceding-sibling::node()) and (parent::script or "
-    "parent::style or parent::noscript or parent::template))]",
+    "descendant::text()[not((parent::script or parent::style or parent::noscript or "
+    "parent::template) and not(preceding-sibling::node()))]",
     smart_strings=False,
 )
 
@@ -162,6 +165,12 @@ def _text_len(element: lxml_html.HtmlElement) -> int:
     return sum(len(text.strip()) for text in _VISIBLE_TEXT(element))
 
 
+def _text_len_at_most(element: lxml_html.HtmlElement, limit: float) -> bool:
+    """`_text_len(element) <= limit`, settled without counting when all the element's text,
+    hidden and whitespace included (one libxml2 call), is within the limit already."""
+    return len(element.text_content()) <= limit or _text_len(element) <= limit
+
+
 def is_chrome(element: lxml_html.HtmlElement) -> bool:
     kind = chrome_kind(element)
     return kind == "strong" or (kind == "weak" and not is_prose(element))
@@ -169,9 +178,9 @@ def is_chrome(element: lxml_html.HtmlElement) -> bool:
 
 def is_prose(element: lxml_html.HtmlElement) -> bool:
     """Running text rather than a list of links: enough text, little of it inside links."""
-    total = _text_len(element)
-    if total < PROSE_MIN_CHARS:
+    if _text_len_at_most(element, PROSE_MIN_CHARS - 1):
         return False
+    total = _text_len(element)
     linked = sum(_text_len(a) for a in element.iter("a"))
     return linked / total <= PROSE_MAX_LINK_SHARE
 
@@ -207,7 +216,7 @@ def prune_chrome(tree: lxml_html.HtmlElement, widget_dates: list[str] | None = N
             before_h1 = False
         if element.tag in ("article", "main"):
             continue  # the content container itself, whatever its class says
-        chrome = is_chrome(element) and _text_len(element) / total <= MAX_PRUNED_SHARE
+        chrome = is_chrome(element) and _text_len_at_most(element, MAX_PRUNED_SHARE * total)
         if chrome or (before_h1 and is_date_widget(element)):
             doomed.append(element)
             walk.skip_subtree()  # its descendants go with it

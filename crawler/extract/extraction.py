@@ -41,6 +41,7 @@ from crawler.extract.pagetype import (
     text_size,
 )
 from crawler.extract.parsing import load_html
+from crawler.extract.readability_gate import readability_gated
 from crawler.extract.teasers import MIN_LINK_CHARS, link_texts
 from crawler.extract.trafilatura_metadata import TrafilaturaMetadata
 from crawler.items import Article
@@ -124,15 +125,16 @@ def looks_like_navigation(text: str) -> bool:
 
 def trafilatura_text(tree: HtmlElement, url: str, fast: bool | None = None) -> str:
     """trafilatura's main text for the tree (which it copies, never changes), or ""."""
-    doc = trafilatura.bare_extraction(
-        tree,
-        url=url,
-        with_metadata=False,  # the metadata fields come from TrafilaturaMetadata, as needed
-        include_comments=False,
-        include_tables=True,
-        include_images=False,
-        fast=FAST if fast is None else fast,
-    )
+    with readability_gated():
+        doc = trafilatura.bare_extraction(
+            tree,
+            url=url,
+            with_metadata=False,  # the metadata fields come from TrafilaturaMetadata, as needed
+            include_comments=False,
+            include_tables=True,
+            include_images=False,
+            fast=FAST if fast is None else fast,
+        )
     return (doc.text or "") if doc is not None else ""
 
 

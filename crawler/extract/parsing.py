@@ -14,7 +14,7 @@ import logging
 
 from lxml import etree
 from lxml.html import HtmlComment, HtmlElement, HtmlEntity, HtmlProcessingInstruction, fromstring
-from trafilatura.utils import decode_file, is_dubious_html, repair_faulty_html
+from trafilatura.utils import DOCTYPE_TAG, decode_file, is_dubious_html, repair_faulty_html
 
 LOGGER = logging.getLogger(__name__)
 
@@ -39,11 +39,57 @@ def _from_bytes(html: str) -> HtmlElement | None:
         return None
 
 
+# What trafilatura's repair_faulty_html removes (its INVALID_XML_CHARS), as UTF-8 bytes: the
+# control bytes never occur inside a multi-byte character, so bytes.translate finds them.
+_CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+_NONCHARACTERS = ("\ufffe".encode(), "\uffff".encode())
+
+
+def _needs_repair(text: str, raw: bytes, beginning: str) -> bool:
+    """Whether repair_faulty_html would change the text: a character XML forbids, a doctype
+    with a slash on the first line, or a self-closing <html/> among the first four lines
+    (its own tests, in its own order). Seen in well under 1% of pages; the scan for the
+    characters alone cost ~1.2 ms a page as a regular expression over the text."""
+    if len(raw.translate(None, _CONTROL_BYTES)) != len(raw):
+        return True
+    if any(character in raw for character in _NONCHARACTERS):
+        return True
+    if "doctype" in beginning and DOCTYPE_TAG.search(text.partition("\n")[0]):
+        return True
+    return any("<html" in line and line.endswith("/>") for line in text[:4096].splitlines()[:4])
+
+
 def load_html(html: str | bytes) -> HtmlElement | None:
-    """trafilatura.utils.load_html (2.x) for str and bytes, parsed by HTML_PARSER."""
+    """trafilatura.utils.load_html (2.x) for str and bytes, parsed by HTML_PARSER. A page that
+    needs none of trafilatura's repairs is parsed from its UTF-8 bytes (the same tree, ~20%
+    faster than from the str); any other page goes trafilatura's way, step for step."""
     text = decode_file(html)
     beginning = text[:50].lower()
     dubious = is_dubious_html(beginning)
+    try:
+        raw: bytes | None = text.encode("utf8")
+    except UnicodeEncodeError:  # lone surrogates: trafilatura's way copes with them
+        raw = None
+    tree = None
+    if raw is not None and not _needs_repair(text, raw, beginning):
+        tree = _parsed(raw)
+    if tree is None or len(tree) < 1:
+        tree = _repaired_and_parsed(text, beginning)
+    if tree is not None and dubious and len(tree) < 2:
+        return None  # not (well-formed) HTML at all
+    return tree
+
+
+def _parsed(raw: bytes) -> HtmlElement | None:
+    try:
+        return fromstring(raw, parser=HTML_PARSER)
+    except Exception as err:  # trafilatura's own guard: no tree, no crash
+        LOGGER.debug("lxml parsing failed: %s", err)
+        return None
+
+
+def _repaired_and_parsed(text: str, beginning: str) -> HtmlElement | None:
+    """trafilatura's way: the repaired str first, its bytes when that fails or is empty."""
     text = repair_faulty_html(text, beginning)
     tree, from_bytes = None, False
     try:
@@ -54,6 +100,4 @@ def load_html(html: str | bytes) -> HtmlElement | None:
         LOGGER.debug("lxml parsing failed: %s", err)
     if (tree is None or len(tree) < 1) and not from_bytes:
         tree = _from_bytes(text)
-    if tree is not None and dubious and len(tree) < 2:
-        return None  # not (well-formed) HTML at all
     return tree

@@ -28,6 +28,7 @@ from typing import Any
 from scrapy.http import TextResponse
 
 from crawler.discovery import documents as discovery
+from crawler.discovery import links as page_links
 from crawler.extract.extraction import Extraction, extract, extract_tree, parse_html
 
 # pages handed to the pool per worker before the spider waits: 4 kept both cores ~5% busier than
@@ -67,11 +68,11 @@ def read_page(
     extraction = extract_tree(tree, response.url, fetched_at=fetched_at, min_chars=min_chars)
     if not links.follow:
         return PageResult(extraction, [], [])
-    base = discovery.base_url(tree, response.url)  # one look for <base href>, for both
+    base = page_links.base_url(tree, response.url)  # one look for <base href>, for both
     feeds = [
         f for f in discovery.advertised_feeds(tree, base) if discovery.in_site(f, links.domains)
     ]
-    found, over_cap = discovery.followable_links(
+    found, over_cap = page_links.followable_links(
         tree, base, response.encoding, links.domains, links.cap
     )
     return PageResult(extraction, feeds, found, over_cap)
