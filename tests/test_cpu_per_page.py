@@ -45,6 +45,12 @@ def reference_prune(tree: lxml_html.HtmlElement, widget_dates: list[str]) -> int
     before_h1 = tree.find(".//h1") is not None
     doomed: list[lxml_html.HtmlElement] = []
     inside: set[lxml_html.HtmlElement] = set()
+    wrappers = {  # the blocks around an <article>/<main> of prose are layout
+        ancestor
+        for content in tree.iter("article", "main")
+        if walked_text_len(content) >= boilerplate.PROSE_MIN_CHARS
+        for ancestor in content.iterancestors()
+    }
     for element in tree.iter("*"):
         if not isinstance(element.tag, str) or element is tree or element is body:
             continue
@@ -53,7 +59,7 @@ def reference_prune(tree: lxml_html.HtmlElement, widget_dates: list[str]) -> int
         if element.getparent() in inside:
             inside.add(element)
             continue
-        if element.tag in ("article", "main"):
+        if element.tag in ("article", "main") or element in wrappers:
             continue
         kind = boilerplate.chrome_kind(element)
         length = walked_text_len(element)

@@ -114,3 +114,60 @@ def test_a_story_named_by_an_id_in_its_query_is_an_article_url() -> None:
     assert story.not_article is None  # teaser blocks alone: stored, as doubtful at most
     listing = extract(page, "https://radio.example/service/news.htm", fetched_at=FETCHED)
     assert listing.not_article == "listing_page"  # teasers and a section's address: dropped
+
+
+def test_prose_on_a_sections_address_is_stored_as_doubtful() -> None:
+    """A long text that hardly quotes a link is an article's, even at a two-word address with
+    teaser blocks around it (German compounds make short slugs): stored, marked doubtful. The
+    same address with a text of headlines is still a listing."""
+    teasers = "".join(
+        f"<div class='teaser'><a href='/s/{i}/'>Other story number {i} today</a></div>"
+        for i in range(6)
+    )
+    more = [s.replace("Sentence", "Line") for s in SENTENCES]
+    prose = "".join(f"<p>{s}</p>" for s in SENTENCES + more)  # ~1,900 characters
+    page = (
+        "<html lang='en'><head><title>Cold wave</title></head><body>"
+        f"<h1>Cold wave</h1>{prose}<aside>{teasers}</aside></body></html>"
+    )
+    story = extract(page, "https://relief.example/menschenrechte-achten", fetched_at=FETCHED)
+    assert story.not_article is None and story.article is not None
+    kind = (story.article.page_type, story.article.page_type_reason)
+    assert kind == ("uncertain", "listing_page")
+    assert SENTENCES[3] in story.article.text
+    headlines = "".join(
+        f"<div class='card'><a href='/s/{i}/'>Ferry story number {i} of this week</a>"
+        f"<p>{SENTENCES[i % 6][:90]}</p></div>"
+        for i in range(12)
+    )
+    listing = (
+        "<html lang='en'><head><title>Ferries</title></head><body>"
+        f"<h1>Ferries</h1>{headlines}</body></html>"
+    )
+    dropped = extract(listing, "https://relief.example/ferry-news", fetched_at=FETCHED)
+    assert dropped.not_article in ("listing_page", "link_list")
+
+
+# --- chrome pruning -------------------------------------------------------------------------------
+
+
+def test_a_column_named_for_its_sidebar_is_not_chrome() -> None:
+    """"post-wrap has-sidebar-right" names the post's column beside a sidebar: it holds the
+    <article>, so it stays; the sidebar itself, teaser <article>s and all, still goes."""
+    menu = "".join(f"<li><a href='/m/{i}'>Menu entry number {i}</a></li>" for i in range(60))
+    recent = "".join(
+        f"<article class='mini'><a href='/r/{i}/'>Recent post {i} in the sidebar</a></article>"
+        for i in range(5)
+    )
+    page = (
+        "<html lang='de'><head><title>Gespräch</title></head><body>"
+        f"<nav><ul>{menu}</ul></nav><div class='post-wrap has-sidebar-right'><article>"
+        f"<h1>Gespräch über die Fähre</h1>{''.join(f'<p>{s}</p>' for s in SENTENCES)}"
+        f"</article><div class='sidebar'>{recent}</div></div>"
+        f"<footer><p>{'Impressum und Kontakt der Redaktion. ' * 60}</p></footer></body></html>"
+    )
+    story = extract(page, "https://radio.example/gespraech-ueber-die-faehre/", fetched_at=FETCHED)
+    assert story.article is not None and story.not_article is None
+    assert story.text_source == "pruned"  # not rescued by the unpruned page: it was never cut
+    assert SENTENCES[0] in story.article.text and SENTENCES[5] in story.article.text
+    assert "Recent post" not in story.article.text

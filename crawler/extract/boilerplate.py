@@ -197,6 +197,17 @@ def is_date_widget(element: lxml_html.HtmlElement) -> bool:
     return not element.xpath("ancestor::article | ancestor::time")
 
 
+def content_wrappers(tree: lxml_html.HtmlElement) -> set[lxml_html.HtmlElement]:
+    """The blocks around an <article> or <main> of prose (PROSE_MIN_CHARS of text): layout,
+    whatever their names say ("cb-post-wrap cb-sidebar-right" is the post's column beside a
+    sidebar). A sidebar's teaser <article>s hold a headline each, far less."""
+    wrappers: set[lxml_html.HtmlElement] = set()
+    for content in tree.iter("article", "main"):
+        if not _text_len_at_most(content, PROSE_MIN_CHARS - 1):
+            wrappers.update(content.iterancestors())
+    return wrappers
+
+
 def prune_chrome(tree: lxml_html.HtmlElement, widget_dates: list[str] | None = None) -> int:
     """Remove chrome blocks and stand-alone date widgets in place; returns how many. The text
     of each date widget is added to ``widget_dates``, for the date rules to distrust."""
@@ -207,6 +218,7 @@ def prune_chrome(tree: lxml_html.HtmlElement, widget_dates: list[str] | None = N
     first_h1 = tree.find(".//h1")
     before_h1 = first_h1 is not None
     holds_h1 = set(first_h1.iterancestors()) if first_h1 is not None else set()
+    wrappers = content_wrappers(tree)
     doomed: list[lxml_html.HtmlElement] = []
     walk = etree.iterwalk(tree, events=("start",))
     for _event, element in walk:
@@ -214,7 +226,7 @@ def prune_chrome(tree: lxml_html.HtmlElement, widget_dates: list[str] | None = N
             continue
         if element is first_h1:
             before_h1 = False
-        if element.tag in ("article", "main"):
+        if element.tag in ("article", "main") or element in wrappers:
             continue  # the content container itself, whatever its class says
         chrome = is_chrome(element) and _text_len_at_most(element, MAX_PRUNED_SHARE * total)
         if chrome or (before_h1 and is_date_widget(element)):

@@ -54,6 +54,8 @@ FULL_TEXT_CHARS = 1500
 STUB_SHARE = 0.25
 # Listing markup drops a page only when this share of its text is also link text.
 LISTING_LINKED_SHARE = 0.35
+# A text this long with at most this share of link text is prose: not a listing's text.
+PROSE_LINKED_SHARE = 0.05
 # Han, kana and Hangul syllables: one such character carries about as much as a short word.
 WIDE_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 WIDE_CHAR_WEIGHT = 3
@@ -222,7 +224,10 @@ def classify(
     )
     # A URL that is no article's (a section's `/world/`) only corroborates another signal.
     section_url = not looks_like_article_url(url)
-    if not signals.declares_article and sum(listing_signals) + section_url >= 2:
+    # Running prose that hardly quotes a link is no listing's text, whatever the address and
+    # the teaser blocks around it say: such a page is stored, marked doubtful below.
+    prose = size >= FULL_TEXT_CHARS and linked <= PROSE_LINKED_SHARE and not quoted
+    if not signals.declares_article and not prose and sum(listing_signals) + section_url >= 2:
         reason = "listing_markup" if signals.declares_listing else "listing_page"
         return PageType("listing", reason, dropped=True)
     if "LiveBlogPosting" in signals.types or LIVEBLOG_URL.search(urlsplit(url).path):
