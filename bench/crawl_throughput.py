@@ -200,6 +200,8 @@ def run_mode(
     own, child = peak_rss_mb()
     return {"pages": meter.pages, "seconds": seconds, "rss_mb": own, "child_mb": child,
             "articles": stats.get("news/articles"),
+            "not_stored": {k: v for k, v in stats.items()
+                           if k.startswith(("news/not_article/", "news/skipped/"))},
             "other_responses": stats.get("response_received_count", 0) - meter.pages,
             **meter.results()}  # fmt: skip
 
@@ -381,6 +383,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"full: {r['articles']} articles stored (every round: {every}), "
                   f"{r['other_responses']} other responses (robots.txt, sitemap, followed "
                   "links)")  # fmt: skip
+            for x in runs["full"]:  # why pages went unstored: a round unlike the others shows
+                print(f"  round not stored: {x.get('not_stored') or 'none'}")
         if "full" in results:
             print(
                 f"full peak RSS = {results['full']['rss_mb']:.0f} MB main process "

@@ -83,3 +83,18 @@ def test_no_links_are_read_at_the_depth_limit(site: HostileSite, tmp_path: Path)
     assert done.stat("news/requests_from/link") == 3  # good story, a and b, once each
     assert site.count("/deeper/") == 0
     assert done.stat("dupefilter/filtered") == 0
+
+
+def test_cached_link_verdicts_are_per_site_and_encoding() -> None:
+    """A joined URL's verdict is cached with the sites and the encoding it was judged for: the
+    same page read for another site, or in another encoding, is judged anew."""
+    page = "<html><body><a href='/story-one'>one</a><a href='?q=caf\u00e9'>two</a></body></html>"
+    tree = parse_html(page)
+    assert not isinstance(tree, str)
+    base = "https://news.example.org/a/page"
+    ours = links.html_links(tree, base, "utf-8", ["news.example.org"])
+    assert ours == ["https://news.example.org/story-one", "https://news.example.org/a/page?q=caf%C3%A9"]
+    assert links.html_links(tree, base, "utf-8", ["other.example.org"]) == []
+    latin = links.html_links(tree, base, "latin-1", ["news.example.org"])
+    assert latin[1] == "https://news.example.org/a/page?q=caf%E9"
+    assert links.html_links(tree, base, "utf-8", ["news.example.org"]) == ours  # cached, same
