@@ -22,10 +22,9 @@ LISTING_TYPES = frozenset(
     {"CollectionPage", "ItemList", "SearchResultsPage", "ProfilePage", "WebSite"}
 )
 VIDEO_TYPES = frozenset({"VideoObject", "VideoGallery"})
-# Teaser blocks on listing pages: one per linked story.
-# Teaser blocks: an <article> holding a link, a ".teaser", a ".card" holding a link. One pass
-# over the tree (a union of three paths walked it three times); `contains(@class, ...)` first
-# spares most elements the token test.
+# Teaser blocks on listing pages, one per linked story: an <article> holding a link, a
+# ".teaser", a ".card" holding a link. Counted in one pass over the tree (a union of three paths
+# walked it three times); `contains(@class, ...)` first spares most elements the token test.
 _TEASER_CLASS = (
     "contains(@class, '{0}') and contains(concat(' ', normalize-space(@class), ' '), ' {0} ')"
 )
