@@ -335,7 +335,7 @@ class DateWindow:
         return self.until is None or date < self.until
 
 
-def in_site(url: str, domains: list[str]) -> bool:
+def in_site(url: str, domains: Iterable[str]) -> bool:
     """Whether the URL's host is one of the domains or below one (ports do not matter)."""
     try:
         host = (urlsplit(url).hostname or "").lower()

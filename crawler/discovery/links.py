@@ -51,7 +51,7 @@ def followable(joined: str, encoding: str, domains: tuple[str, ...]) -> str | No
     if (
         parts.scheme in LINK_SCHEMES
         and posixpath.splitext(parts.path)[1].lower() not in DENIED_EXTENSIONS
-        and in_site(url, list(domains))
+        and in_site(url, domains)
         and not is_not_crawlable(url)
     ):
         return url

@@ -178,9 +178,11 @@ def is_chrome(element: lxml_html.HtmlElement) -> bool:
 
 def is_prose(element: lxml_html.HtmlElement) -> bool:
     """Running text rather than a list of links: enough text, little of it inside links."""
-    if _text_len_at_most(element, PROSE_MIN_CHARS - 1):
-        return False
+    if len(element.text_content()) < PROSE_MIN_CHARS:
+        return False  # all its text, hidden and whitespace included, is short already
     total = _text_len(element)
+    if total < PROSE_MIN_CHARS:
+        return False
     linked = sum(_text_len(a) for a in element.iter("a"))
     return linked / total <= PROSE_MAX_LINK_SHARE
 
