@@ -49,6 +49,14 @@ def test_a_text_of_short_lines_keeps_its_last_lines() -> None:
     assert strip_trailer([*SENTENCES, "Jane Roe", "Photos: Herald"]) == SENTENCES
 
 
+def test_a_closing_quoted_line_is_text() -> None:
+    # a dialogue's last reply is as short as a credit, but quoted: someone's words
+    dialogue = [*SENTENCES[:1], "– „Dann sag es nicht“", "– „Ok.“"]
+    assert strip_trailer(dialogue) == dialogue
+    assert strip_trailer([*SENTENCES, "“Yes.”"]) == [*SENTENCES, "“Yes.”"]
+    assert strip_trailer([*SENTENCES, "Jane Roe"]) == SENTENCES  # a bare name still goes
+
+
 # --- header -------------------------------------------------------------------------------------
 
 
@@ -146,6 +154,30 @@ def test_prose_on_a_sections_address_is_stored_as_doubtful() -> None:
     )
     dropped = extract(listing, "https://relief.example/ferry-news", fetched_at=FETCHED)
     assert dropped.not_article in ("listing_page", "link_list")
+
+
+def test_a_short_post_that_declares_itself_an_article_is_stored() -> None:
+    """A blog's three lines of dialogue (~100 characters) are the post's whole text: stored,
+    marked doubtful, when the page declares an article; the same text on an undeclared page,
+    and a declared page with a mere line, are stubs and dropped."""
+    lines = "<p>„Ich weiß, ich sollte das vielleicht nicht sagen…“</p><p>– „Dann sag es nicht“</p>"
+
+    def page(og_type: str, body: str) -> str:
+        return (
+            "<html lang='de'><head><title>Die Möglichkeit</title>"
+            f"<meta property='og:type' content='{og_type}'></head><body><article>"
+            f"<h1>Die Möglichkeit</h1>{body}</article></body></html>"
+        )
+
+    url = "https://blog.example/2013/06/14/die-moeglichkeit/"
+    post = extract(page("article", lines + "<p>– „Ok.“</p>"), url, fetched_at=FETCHED)
+    assert post.not_article is None and post.article is not None
+    assert (post.article.page_type, post.article.page_type_reason) == ("uncertain", "too_short")
+    assert post.article.text.endswith("– „Ok.“")
+    undeclared = extract(page("website", lines + "<p>– „Ok.“</p>"), url, fetched_at=FETCHED)
+    assert undeclared.not_article == "too_short"
+    stub = extract(page("article", "<p>Seite nicht gefunden.</p>"), url, fetched_at=FETCHED)
+    assert stub.not_article == "too_short"
 
 
 # --- chrome pruning -------------------------------------------------------------------------------

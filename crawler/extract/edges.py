@@ -164,6 +164,9 @@ SENTENCE_END = re.compile(r"[.!?…。！？\"”»“'’)]$")
 # A line of words enough that ends in a colon leads in to what follows (a link, a document, a
 # list): "Das Konzeptpapier finden Sie hier:", "Lesen Sie dazu auch die Pressemitteilungen:".
 LEAD_IN_END = re.compile(r"[:：]$")
+# A line wholly inside quotation marks is someone's words (a dialogue's "– „Ok.“", a closing
+# quote): text, however short; credits and sign-offs are never quoted.
+QUOTED_LINE = re.compile(r"^[-–—]?\s*[\"„“”«»‚‘’'「『].+[\"“”«»‘’'」』][.!?…]?$")
 # This many short lines right above the closing run: the text itself is made of short lines.
 SHORT_TEXT_LINES = 2
 
@@ -173,7 +176,7 @@ def _word_count(line: str) -> int:
 
 
 def is_trailer_line(line: str) -> bool:
-    if text_size(line) >= TRAILER_MAX_SIZE:
+    if text_size(line) >= TRAILER_MAX_SIZE or QUOTED_LINE.match(line):
         return False
     if _word_count(line) < TRAILER_MIN_WORDS:
         return True

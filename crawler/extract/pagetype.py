@@ -51,6 +51,9 @@ PAYWALL_PHRASES = (
 FULL_TEXT_CHARS = 1500
 # Below this share of the minimum article size a text is a caption or a stub: dropped.
 STUB_SHARE = 0.25
+# A page that declares itself an article (JSON-LD, og:type) is a short post, not a stub, down
+# to this share: a blog's few lines of dialogue or a one-paragraph notice are its whole text.
+DECLARED_STUB_SHARE = 0.1
 # Listing markup drops a page only when this share of its text is also link text.
 LISTING_LINKED_SHARE = 0.35
 # A text this long with at most this share of link text is prose: not a listing's text.
@@ -208,7 +211,8 @@ def classify(
     link-heavy text) on a page that does not declare itself an article. One signal alone
     (other than the URL) stores it as doubtful."""
     size = text_size(text)
-    if size < STUB_SHARE * min_chars:
+    stub_share = DECLARED_STUB_SHARE if signals.declares_article else STUB_SHARE
+    if size < stub_share * min_chars:
         return PageType("uncertain", "too_short", dropped=True)
     linked = max(linked_share(text, links), linked_share(raw, links) if raw else 0.0)
     quoted = linked_texts(text, links)
