@@ -233,6 +233,27 @@ def test_theme_updated_time_is_the_date_when_nothing_else_is() -> None:
     assert published(body=body, guess="2026-11-25") == ("2023-09-20T11:15:00+03:00", "time")
 
 
+def test_weaker_structured_sources_when_nothing_is_shown() -> None:
+    """With no JSON-LD, meta or shown date: microdata's datePublished `content`, then a <time>
+    in the post's meta line, before the URL's date; a <time> elsewhere is not the post's."""
+    url = "https://www.harbourherald.example/2021/01/05/bridge-reopens"
+    microdata = "<span itemprop='datePublished' content='2023-09-18'></span>"
+    meta_line = (
+        "<div class='post-meta clearfix'><span><time datetime='2023-09-20T11:15:00+03:00'>"
+        "vor drei Jahren</time></span></div>"
+    )
+    sidebar = "<div class='widget'><time datetime='2022-01-01T08:00:00Z'>neu</time></div>"
+    assert published(body=f"{sidebar}{microdata}{meta_line}{BODY}", url=url) == (
+        "2023-09-18",
+        "meta",
+    )
+    assert published(body=f"{sidebar}{meta_line}{BODY}", url=url) == (
+        "2023-09-20T11:15:00+03:00",
+        "time",
+    )
+    assert published(body=f"{sidebar}{BODY}", url=url) == ("2021-01-05", "url")
+
+
 def _tagdiv_page(today: str) -> str:
     """A tagDiv "Newspaper" (cloud template) article page as ../shared/seed shows one: the
     header's "today" widget, breadcrumbs, the post's only date as hAtom "updated", comment
