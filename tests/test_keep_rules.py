@@ -203,3 +203,57 @@ def test_a_column_named_for_its_sidebar_is_not_chrome() -> None:
     assert story.text_source == "pruned"  # not rescued by the unpruned page: it was never cut
     assert SENTENCES[0] in story.article.text and SENTENCES[5] in story.article.text
     assert "Recent post" not in story.article.text
+
+
+# --- standfirst ---------------------------------------------------------------------------------
+
+LEAD = (
+    "The harbour board has voted to publish every ferry figure before spring, after a year of "
+    "complaints about late and cancelled crossings."
+)
+
+
+def _standfirst_page(after_headline: str, after_body: str = "") -> str:
+    paragraphs = "".join(f"<p>{s}</p>" for s in SENTENCES)
+    return (
+        "<html lang='en'><head><title>Ferry figures</title></head><body>"
+        "<article><header><h1>Harbour board will publish the ferry figures</h1>"
+        f"{after_headline}<p class='byline'>By Jane Roe</p></header>"
+        f"<div class='article-body'>{paragraphs}</div></article>{after_body}</body></html>"
+    )
+
+
+def test_the_lead_paragraph_named_as_such_opens_the_text() -> None:
+    """trafilatura drops a "teaser"-named lead and starts at the body's container; the
+    standfirst between the headline and the body is put back in front of the text."""
+    url = "https://herald.example/news/harbour-board-will-publish-the-ferry-figures/"
+    for name in ("article-teaser", "c-article__standfirst", "story-lead-text", "excerpt"):
+        page = _standfirst_page(f"<p class='{name}'>{LEAD}</p>")
+        story = extract(page, url, fetched_at=FETCHED)
+        assert story.article is not None, name
+        assert story.article.text.splitlines()[0] == LEAD, name
+        assert story.article.text.count("harbour board has voted") == 1, name
+
+
+def test_blocks_that_only_look_like_a_lead_stay_out() -> None:
+    url = "https://herald.example/news/harbour-board-will-publish-the-ferry-figures/"
+    teasers = "".join(
+        f"<div class='teaser'><p>Other story {i}: the council met again on Tuesday to weigh "
+        f"the new timetable for the island ferries and the bus links.</p></div>"
+        for i in range(3)
+    )
+    cases = {
+        "a teaser list repeats its class": _standfirst_page(teasers),
+        "after the body (a comment form's intro)": _standfirst_page(
+            "", f"<div class='intro'><p>{LEAD}</p></div>"
+        ),
+        "a photo's description": _standfirst_page(f"<div class='media-teaser'>{LEAD}</div>"),
+        "a header block that repeats the headline": _standfirst_page(
+            "<div class='article-intro'><span>21.01.2022 Aktuelle Meldung</span>"
+            "<h2>Harbour board will publish the ferry figures</h2></div>"
+        ),
+    }
+    for case, page in cases.items():
+        story = extract(page, url, fetched_at=FETCHED)
+        assert story.article is not None, case
+        assert story.article.text.splitlines()[0] == SENTENCES[0], case

@@ -42,6 +42,7 @@ from crawler.extract.pagetype import (
 )
 from crawler.extract.parsing import load_html
 from crawler.extract.readability_gate import readability_gated
+from crawler.extract.standfirst import standfirst
 from crawler.extract.teasers import MIN_LINK_CHARS, link_texts
 from crawler.extract.trafilatura_metadata import TrafilaturaMetadata
 from crawler.items import Article
@@ -208,6 +209,8 @@ def extract_tree(
     if len(declared) >= DECLARED_GROWTH * len(text) and contains(declared, text) >= DECLARED_COVER:
         # the markup held only part of the article the page declares: take the whole
         raw, text, text_source = declared, cleaned(declared), "declared"
+    if lead := standfirst(tree, headings.h1, text):
+        text = f"{lead}\n{text}"  # the lead paragraph trafilatura left out, in its place
     if not text:
         return Extraction(None, "no_text", date_source)
     # Live blogs: the JSON-LD updates are the complete, ordered record when they are not
