@@ -73,10 +73,10 @@ class Seen(NamedTuple):
     tag: str
     cls: str
     id: str
-    rel: str = ""
-    itemprop: str = ""
-    testid: str = ""  # data-testid
-    component: str = ""  # data-component
+    rel: str
+    itemprop: str
+    testid: str  # data-testid
+    component: str  # data-component
 
 
 def _discarded(seen: Seen) -> bool:

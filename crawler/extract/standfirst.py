@@ -70,26 +70,25 @@ def standfirst(tree: HtmlElement, headline: str | None, text: str) -> str | None
     h1 = next((h for h in tree.iter("h1") if probe in _squash(h.text_content())), None)
     if h1 is None:
         return None
-    candidates = [
-        element
+    leads = {
+        element: lead
         for element in islice(_named_after(h1), WINDOW)
         if _named_as_lead(f"{element.get('class') or ''} {element.get('id') or ''}")
-        and _may_lead(element, tree, probe)
-    ]
+        and (lead := _lead_text(element, tree, probe))
+    }
     # A block that holds another candidate is the header around the lead: take the inner one.
-    inner = set(candidates)
-    candidates = [e for e in candidates if not any(d in inner for d in e.iterdescendants())]
-    if not candidates:
+    inner = [e for e in leads if not any(d in leads for d in e.iterdescendants())]
+    if not inner:
         return None
     body = tree.find(".//body")
     page = _squash((body if body is not None else tree).text_content())
-    start = page.find(_squash(headline)[:PROBE_CHARS])
+    start = page.find(probe)
     end = page.find(_squash(first)[:PROBE_CHARS], max(start, 0))
     if start < 0 or end < 0:
         return None
     flat = _squash(text)
-    for element in candidates:
-        lead = _squash(element.text_content())
+    for element in inner:
+        lead = leads[element]
         at = page.find(lead[:PROBE_CHARS], start)
         if 0 <= at < end and lead[:PROBE_CHARS] not in flat:
             return lead
@@ -113,21 +112,21 @@ def _named_after(element: HtmlElement) -> Iterator[HtmlElement]:
         element = element.getparent()
 
 
-def _may_lead(element: HtmlElement, tree: HtmlElement, headline_probe: str) -> bool:
-    """Whether a block named as a standfirst can be one, by its own shape."""
+def _lead_text(element: HtmlElement, tree: HtmlElement, headline_probe: str) -> str | None:
+    """The text of a block named as a standfirst, when its own shape lets it be one."""
     if element.tag in NOT_LEAD_TAGS:
-        return False
+        return None
     raw = element.text_content()
     if not MIN_CHARS <= len(raw) <= 4 * MAX_CHARS:
-        return False  # (measured before squashing its white space: a big block is no lead)
+        return None  # (measured before squashing its white space: a big block is no lead)
     lead = _squash(raw)
     if not MIN_CHARS <= len(lead) <= MAX_CHARS or headline_probe in lead:
-        return False  # (a block holding the headline is the header, not the lead)
+        return None  # (a block holding the headline is the header, not the lead)
     linked = sum(len(_squash(a.text_content())) for a in element.iter("a"))
     if linked > MAX_LINKED_SHARE * len(lead):
-        return False
+        return None
     if any(a.tag in NOT_INSIDE for a in element.iterancestors()) or MEDIA(element):
-        return False
+        return None
     # a teaser list repeats its class; a lead's is the page's only one
     cls = element.get("class")
-    return cls is None or SAME_CLASS(tree, name=cls) <= 1
+    return lead if cls is None or SAME_CLASS(tree, name=cls) <= 1 else None
